@@ -1,0 +1,150 @@
+"""The public entry points: ``ask()`` and ``search()`` (and the default index)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from .answer import compose
+from .articles import bundled_corpus_dir
+from .config import Config
+from .errors import IndexNotFoundError
+from .index import CURRENT, Index, build_index, load_index, resolve_build
+from .records import Answer, Hit
+from .retrieve import Filters, retrieve, validate_k, validate_question
+
+IndexLike = Index | str | Path | None
+
+
+def default_index_dir() -> Path:
+    """Where the bundled corpus's index lives.
+
+    ``$RAG_INDEX_DIR`` if set; in a source checkout, its ``index/`` folder;
+    otherwise ``~/.cache/rag/index``.
+    """
+    env = os.environ.get("RAG_INDEX_DIR")
+    if env:
+        return Path(env).expanduser()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and os.access(checkout, os.W_OK):
+        return checkout / "index"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "rag" / "index"
+
+
+# Loaded indexes, keyed by build folder: loading takes a while, answering must
+# not. A rebuild changes CURRENT, so the next call picks up the new build.
+_LOADED: dict[tuple[Path, str | None], Index] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _load_cached(root: Path, config: Config | None) -> Index:
+    build = resolve_build(root)
+    key = (build.resolve(), None if config is None else repr(config.build_settings()))
+    with _LOADED_LOCK:
+        index = _LOADED.get(key)
+        if index is None:
+            index = load_index(root, config=config)
+            if len(_LOADED) >= 8:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[key] = index
+        return index
+
+
+_DEFAULT_BUILD_LOCK = threading.Lock()
+
+
+def get_index(index: IndexLike = None, *, config: Config | None = None) -> Index:
+    """Resolve ``index`` (a loaded Index, a folder, or None for the bundled corpus)."""
+    if isinstance(index, Index):
+        return index
+    if index is not None:
+        return _load_cached(Path(index), config)
+    root = default_index_dir()
+    with _DEFAULT_BUILD_LOCK:
+        if not (root / CURRENT).is_file():
+            build_index([bundled_corpus_dir()], root, config=config, progress=False)
+    try:
+        return _load_cached(root, config)
+    except IndexNotFoundError:  # pragma: no cover - removed between build and load
+        build_index([bundled_corpus_dir()], root, config=config, progress=False)
+        return _load_cached(root, config)
+
+
+def search(
+    question: str,
+    *,
+    k: int = 10,
+    index: IndexLike = None,
+    sources: Iterable[str] | str | None = None,
+    since: object = None,
+    until: object = None,
+    config: Config | None = None,
+) -> list[Hit]:
+    """The ``k`` passages that best match ``question``, best first.
+
+    ``sources`` keeps only those outlets; ``since``/``until`` (dates, inclusive)
+    keep articles published in that span; undated articles never pass a date
+    filter. Filters fail closed: when nothing matches, nothing is returned.
+    """
+    cfg = config or Config()
+    question = validate_question(question, cfg)
+    k = validate_k(k)
+    filters = Filters.make(sources, since, until)
+    idx = get_index(index, config=config)
+    vector = idx.embedder().encode_query(question)
+    return retrieve(idx, question, vector, k=k, config=cfg, filters=filters)
+
+
+def ask(
+    question: str,
+    *,
+    k: int | None = None,
+    index: IndexLike = None,
+    sources: Iterable[str] | str | None = None,
+    since: object = None,
+    until: object = None,
+    config: Config | None = None,
+) -> Answer:
+    """Answer ``question`` with verbatim quotes from the articles, each cited.
+
+    With no ``index``, the bundled articles are used (their index is built on
+    first use). ``k`` passages are retrieved (default ``config.k``); filters work
+    as in :func:`search`. When the evidence is too weak, ``answer.abstained`` is
+    True and ``answer.text`` says the articles don't answer it.
+
+    Example::
+
+        >>> from rag import ask
+        >>> answer = ask("By how much did Chinese exports to North Korea rise in September?")
+        >>> print(answer.text)  # doctest: +SKIP
+        “Chinese exports to North Korea experienced a significant increase in September,
+        marking a 30.75% rise year-on-year, ...” [1]
+        >>> answer.citations[0].source, answer.citations[0].start  # doctest: +SKIP
+        (None, 18)
+
+    Raises ``QuestionError`` (a ``ValueError``) for an empty or overlong question
+    or ``k < 1``, and ``IndexNotFoundError`` when ``index`` names no index.
+    """
+    started = time.perf_counter()
+    cfg = config or Config()
+    question = validate_question(question, cfg)
+    k = validate_k(cfg.k if k is None else k)
+    filters = Filters.make(sources, since, until)
+    idx = get_index(index, config=config)
+    vector = idx.embedder().encode_query(question)
+    encoded = time.perf_counter()
+    hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters)
+    retrieved = time.perf_counter()
+    answer = compose(idx, question, vector, hits, cfg)
+    done = time.perf_counter()
+    answer.timings_ms.update({
+        "encode": round((encoded - started) * 1000, 2),
+        "retrieve": round((retrieved - encoded) * 1000, 2),
+        "compose": round((done - retrieved) * 1000, 2),
+        "total": round((done - started) * 1000, 2),
+    })
+    return answer

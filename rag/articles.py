@@ -1,0 +1,370 @@
+"""Load articles from files and folders: .txt, .md, .html, .json and .jsonl.
+
+Every file that cannot be used is skipped with a ``Problem`` naming it and the
+reason; the rest is loaded. Metadata a source does not state is ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .clean import find_boilerplate
+from .errors import ArticleError, CorpusError
+from .records import Article
+
+TEXT_SUFFIXES = {".txt", ".text"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+
+#: Sidecar file with metadata for the plain-text files of its folder.
+METADATA_FILE = "articles.meta.json"
+#: One article file larger than this is rejected (split it first).
+MAX_ARTICLE_BYTES = 10 * 1024 * 1024
+#: A JSON/JSONL collection larger than this is rejected.
+MAX_COLLECTION_BYTES = 200 * 1024 * 1024
+
+_BODY_KEYS = ("body", "text", "content")
+_DATE_KEYS = ("published_at", "published", "date", "pubDate", "datetime")
+_META_KEYS = ("title", "source", "url", "author")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file or record that was skipped (or loaded with a caveat), and why."""
+
+    path: str
+    reason: str
+    skipped: bool = True
+
+    def __str__(self) -> str:
+        verb = "skipped" if self.skipped else "note"
+        return f"{verb}: {self.path}: {self.reason}"
+
+
+@dataclass
+class LoadResult:
+    """Articles loaded (deduplicated by content) and the problems met."""
+
+    articles: list[Article] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def bundled_corpus_dir() -> Path:
+    """The folder of the five bundled articles shipped inside the package."""
+    return Path(str(resources.files("rag") / "data" / "articles"))
+
+
+# ---------------------------------------------------------------- dates
+
+
+_FRACTION = re.compile(r"(\d{2}:\d{2}:\d{2})\.\d+")
+
+
+def normalise_date(value: Any) -> str | None:
+    """Return an ISO 8601 date (``2023-11-27``) or datetime, or None if unparseable.
+
+    Times are kept when given (``2023-11-27T08:45:59+00:00``); fractions of a
+    second are dropped.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    text = str(value).strip()
+    if not text:
+        return None
+    text = _FRACTION.sub(r"\1", text)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        try:
+            return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+        except ValueError:
+            return None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            from dateutil import parser as dateparser
+
+            dt = dateparser.parse(text, fuzzy=False)
+        except (ValueError, OverflowError, TypeError):
+            return None
+    has_time = bool(re.search(r"\d{1,2}:\d{2}", text))
+    if not has_time:
+        return dt.date().isoformat()
+    return dt.isoformat()
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def _decode(data: bytes, path: str) -> tuple[str, Problem | None]:
+    if b"\x00" in data[:8192]:
+        raise ArticleError(f"{path}: looks like a binary file (NUL bytes), not text")
+    try:
+        return data.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        pass
+    # Newsroom exports from Windows are often cp1252; latin-1 accepts any byte.
+    for encoding in ("cp1252", "latin-1"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return text, Problem(path, f"not UTF-8; read as {encoding}", skipped=False)
+    raise ArticleError(f"{path}: cannot decode the file as text")  # pragma: no cover
+
+
+def _read(path: Path, limit: int) -> tuple[str, Problem | None]:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ArticleError(f"{path}: cannot read it ({exc.strerror})") from exc
+    if size > limit:
+        raise ArticleError(
+            f"{path}: {size / 1e6:.1f} MB is over the {limit / 1e6:.0f} MB limit for one file; "
+            "split it into smaller files"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArticleError(f"{path}: cannot read it ({exc.strerror})") from exc
+    if not data.strip():
+        raise ArticleError(f"{path}: the file is empty")
+    return _decode(data, str(path))
+
+
+# ---------------------------------------------------------------- formats
+
+
+def make_article(text: str, meta: dict[str, Any], path: str) -> Article:
+    """An Article from a body and a metadata mapping, with cleaning applied."""
+    if not text.strip():
+        raise ArticleError(f"{path}: the article has no text")
+    published = None
+    for key in _DATE_KEYS:
+        if meta.get(key):
+            published = normalise_date(meta[key])
+            break
+    fields = {}
+    for key in _META_KEYS:
+        value = meta.get(key)
+        if key == "source" and not value:
+            value = meta.get("outlet") or meta.get("sitename")
+        fields[key] = str(value).strip() if value not in (None, "") else None
+    return Article(
+        id=Article.make_id(text),
+        text=text,
+        published=published,
+        path=path,
+        dropped=find_boilerplate(text),
+        **fields,
+    )
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(\r?\n|\Z)", re.DOTALL)
+
+
+def _split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    import yaml
+
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise ArticleError(f"{path}: the YAML front matter is malformed ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise ArticleError(f"{path}: the front matter must be a mapping of key: value lines")
+    return meta, text[match.end():]
+
+
+def _html_article(raw: str, path: str) -> Article:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False)
+    if doc is None:
+        raise ArticleError(f"{path}: no article text found in the HTML")
+    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
+    text = data.get("text") or ""
+    meta = {
+        "title": data.get("title"),
+        "source": data.get("sitename"),
+        "url": data.get("url"),
+        "author": data.get("author"),
+        "date": data.get("date"),
+    }
+    return make_article(text, meta, path)
+
+
+def _records(raw: str, path: str, suffix: str) -> Iterator[tuple[str, Any]]:
+    if suffix == ".json":
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ArticleError(
+                f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from exc
+        if isinstance(data, dict):
+            for key in ("articles", "records", "data", "items"):
+                if isinstance(data.get(key), list):
+                    data = data[key]
+                    break
+            else:
+                data = [data]
+        if not isinstance(data, list):
+            raise ArticleError(f"{path}: expected a list of article records")
+        for i, record in enumerate(data):
+            yield f"{path}#{i}", record
+        return
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{lineno}", json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield f"{path}:{lineno}", ArticleError(
+                f"{path}:{lineno}: malformed JSON line ({exc.msg})"
+            )
+
+
+def _record_article(record: Any, where: str) -> Article:
+    if isinstance(record, ArticleError):
+        raise record
+    if not isinstance(record, dict):
+        raise ArticleError(f"{where}: a record must be a JSON object")
+    for key in _BODY_KEYS:
+        body = record.get(key)
+        if isinstance(body, str) and body.strip():
+            return make_article(body, record, where)
+    raise ArticleError(f"{where}: the record has no body (expected one of {list(_BODY_KEYS)})")
+
+
+def _sidecar(folder: Path) -> dict[str, dict[str, Any]]:
+    meta_path = folder / METADATA_FILE
+    if not meta_path.is_file():
+        return {}
+    try:
+        data = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorpusError(f"{meta_path}: cannot read the metadata file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise CorpusError(f"{meta_path}: expected an object mapping file names to metadata")
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
+
+def load_file(path: Path, meta: dict[str, Any] | None = None) -> tuple[list[Article], list[Problem]]:
+    """Load one file: a list of articles (several for JSON) and the problems met."""
+    suffix = path.suffix.lower()
+    shown = str(path)
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ArticleError(
+            f"{shown}: unsupported file type {suffix or '(none)'}; "
+            f"use one of {sorted(SUPPORTED_SUFFIXES)}"
+        )
+    limit = MAX_COLLECTION_BYTES if suffix in JSON_SUFFIXES else MAX_ARTICLE_BYTES
+    raw, note = _read(path, limit)
+    problems = [note] if note else []
+    if suffix in TEXT_SUFFIXES:
+        return [make_article(raw, meta or {}, shown)], problems
+    if suffix in MARKDOWN_SUFFIXES:
+        front, body = _split_front_matter(raw, shown)
+        return [make_article(body, {**(meta or {}), **front}, shown)], problems
+    if suffix in HTML_SUFFIXES:
+        return [_html_article(raw, shown)], problems
+    articles = []
+    for where, record in _records(raw, shown, suffix):
+        try:
+            articles.append(_record_article(record, where))
+        except ArticleError as exc:
+            problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
+    if not articles:
+        raise ArticleError(f"{shown}: no usable article records")
+    return articles, problems
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    # Symlinked folders are not followed: they can loop, and they can reach
+    # outside the corpus the user pointed at.
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name == METADATA_FILE:
+                continue
+            yield Path(dirpath) / name
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Yield (file, named_explicitly) for every file under ``paths``."""
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            for f in _walk(path):
+                yield f, False
+        elif path.exists() or path.is_symlink():
+            yield path, True
+        else:
+            raise CorpusError(f"{path}: no such file or folder; check the path")
+
+
+def load_articles(paths: Iterable[str | Path]) -> LoadResult:
+    """Load every article under ``paths`` (files or folders, searched recursively).
+
+    Unsupported, unreadable, binary, empty or malformed files are skipped with a
+    ``Problem``; identical texts are loaded once. Raises ``CorpusError`` when a
+    path does not exist or nothing usable is found.
+    """
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    sidecars: dict[Path, dict[str, dict[str, Any]]] = {}
+    paths = list(paths)
+    if not paths:
+        raise CorpusError("no corpus paths given; pass files or folders of articles")
+    for file, explicit in iter_files(paths):
+        if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if explicit:
+                result.problems.append(Problem(str(file), "unsupported file type"))
+            continue
+        folder = file.parent
+        if folder not in sidecars:
+            sidecars[folder] = _sidecar(folder)
+        try:
+            articles, problems = load_file(file, sidecars[folder].get(file.name))
+        except ArticleError as exc:
+            result.problems.append(Problem(str(file), str(exc).removeprefix(f"{file}: ")))
+            continue
+        result.problems.extend(problems)
+        for article in articles:
+            if article.id in seen:
+                result.problems.append(
+                    Problem(article.path or str(file), f"duplicate of {seen[article.id]}")
+                )
+                continue
+            seen[article.id] = article.path or str(file)
+            result.articles.append(article)
+    if not result.articles:
+        detail = "; ".join(str(p) for p in result.problems[:5])
+        raise CorpusError(
+            f"no readable articles found in {', '.join(map(str, paths))}"
+            + (f" ({detail})" if detail else "")
+            + f"; supported files are {sorted(SUPPORTED_SUFFIXES)}"
+        )
+    return result
+
+
+def with_path(article: Article, path: str) -> Article:
+    """A copy of ``article`` recording another source path."""
+    return replace(article, path=path)

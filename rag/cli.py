@@ -1,0 +1,179 @@
+"""The ``rag`` command: build, ask, search, info (and eval, serve)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import RagError
+
+
+def _print_build(report: object, verbose: bool) -> None:
+    from .index import BuildReport
+
+    assert isinstance(report, BuildReport)
+    print(
+        f"indexed {report.articles} articles as {report.chunks} chunks "
+        f"({report.sentences} sentences) in {report.seconds:.1f}s "
+        f"({report.chunks_per_second:.1f} chunks/s; embedded {report.embedded}, "
+        f"reused {report.reused}) -> {report.index_dir}"
+    )
+    for problem in report.problems:
+        print(f"  {problem}", file=sys.stderr)
+    if verbose:
+        for article_id, lines in report.dropped.items():
+            print(f"  dropped from {article_id}:")
+            for reason, line in lines:
+                print(f"    [{reason}] {line[:100]}")
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .api import default_index_dir
+    from .articles import bundled_corpus_dir
+    from .config import Config
+    from .index import build_index
+
+    paths = args.paths or [bundled_corpus_dir()]
+    index_dir = Path(args.index) if args.index else default_index_dir()
+    config = Config(chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap)
+    report = build_index(paths, index_dir, config=config, progress=not args.quiet)
+    _print_build(report, args.verbose)
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> dict[str, object]:
+    return {"sources": args.source or None, "since": args.since, "until": args.until}
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from .api import ask
+
+    answer = ask(args.question, k=args.k, index=args.index, **_filters(args))
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    if answer.abstained:
+        if answer.hits:
+            print("\nClosest passages (they do not answer the question):")
+            for hit in answer.hits[:3]:
+                print(f"  - {_label(hit)}: {hit.text[:160]!r}")
+        return 0
+    print()
+    for c in answer.citations:
+        print(f"[{c.n}] {_label(c)} (chars {c.start}-{c.end})")
+    return 0
+
+
+def _label(item: object) -> str:
+    source = getattr(item, "source", None) or "unknown outlet"
+    title = getattr(item, "title", None) or f"article {getattr(item, 'article_id', '?')}"
+    published = getattr(item, "published", None)
+    return f"{source}, “{title}”" + (f", {published[:10]}" if published else "")
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from .api import search
+
+    hits = search(args.question, k=args.k, index=args.index, **_filters(args))
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no passages match (check the filters)")
+    for hit in hits:
+        print(f"{hit.rank:>2}. [{hit.score:.4f}] {_label(hit)} (chars {hit.start}-{hit.end})")
+        print(f"    {' '.join(hit.text.split())[:240]}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .api import get_index
+
+    print(json.dumps(get_index(args.index).info(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", action="append", metavar="OUTLET",
+                   help="only this outlet (repeat for several)")
+    p.add_argument("--since", metavar="DATE", help="only articles published on or after DATE")
+    p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag", description="Offline, citation-first answers from news articles.")
+    parser.add_argument("--version", action="version", version=f"rag {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="index articles (default: the bundled ones)")
+    p.add_argument("paths", nargs="*", help="files or folders of .txt/.md/.html/.json/.jsonl")
+    p.add_argument("--index", metavar="DIR", help="index folder (default: the bundled index)")
+    p.add_argument("--chunk-tokens", type=int, default=256)
+    p.add_argument("--chunk-overlap", type=int, default=32)
+    p.add_argument("--verbose", "-v", action="store_true", help="list dropped boilerplate")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_build)
+
+    p = sub.add_parser("ask", help="answer a question with cited quotes")
+    p.add_argument("question")
+    p.add_argument("--index", metavar="DIR")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    _add_filters(p)
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("search", help="list the passages that best match a question")
+    p.add_argument("question")
+    p.add_argument("--index", metavar="DIR")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    _add_filters(p)
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("info", help="describe an index")
+    p.add_argument("--index", metavar="DIR")
+    p.set_defaults(func=_cmd_info)
+
+    try:
+        from .evaluation import add_eval_arguments, eval_main
+    except ImportError:
+        pass
+    else:
+        p = sub.add_parser("eval", help="run the seed or MultiHop-RAG benchmark")
+        add_eval_arguments(p)
+        p.set_defaults(func=eval_main)
+
+    try:
+        from ui.app import add_serve_arguments, serve_main
+    except ImportError:
+        pass
+    else:
+        p = sub.add_parser("serve", help="open the chat in a browser")
+        add_serve_arguments(p)
+        p.set_defaults(func=serve_main)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

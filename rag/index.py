@@ -1,0 +1,521 @@
+"""The index on disk: plain files plus a manifest, swapped in atomically.
+
+Layout of an index folder::
+
+    DIR/CURRENT                    name of the live build (replaced atomically)
+    DIR/builds/<name>/manifest.json  model, dimension, chunking, versions, counts, files
+    DIR/builds/<name>/articles.jsonl one Article per line (text verbatim)
+    DIR/builds/<name>/chunks.jsonl   one Chunk per line
+    DIR/builds/<name>/chunk_vectors.npy, chunks.faiss  normalised vectors, inner-product index
+    DIR/builds/<name>/sentences.npy, sentence_vectors.npy  quote candidates for the composer
+
+A build is written into a temporary folder and only then made current, so a
+crash leaves the previous index intact, and a reader sees one build or the
+other, never a mix. No pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .articles import LoadResult, Problem, load_articles
+from .chunks import Chunker
+from .clean import kept_blocks
+from .config import Config
+from .embeddings import Embedder, get_embedder
+from .errors import CorruptIndexError, IndexMismatchError, IndexNotFoundError, RagError
+from .records import Article, Chunk
+from .sentences import split_sentences
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+BUILDS = "builds"
+MANIFEST = "manifest.json"
+_FILES = (
+    "articles.jsonl",
+    "chunks.jsonl",
+    "chunk_vectors.npy",
+    "chunks.faiss",
+    "sentences.npy",
+    "sentence_vectors.npy",
+)
+
+
+def _text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- the loaded index
+
+
+class Index:
+    """A loaded, read-only index. Safe to share between threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        articles: list[Article],
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        faiss_index: Any,
+        sentences: np.ndarray,
+        sentence_vectors: np.ndarray,
+    ):
+        self.path = path
+        self.manifest = manifest
+        self.article_list = articles
+        self.articles = {a.id: a for a in articles}
+        self.chunks = chunks
+        self.chunk_vectors = chunk_vectors
+        self.faiss = faiss_index
+        self.sentences = sentences
+        self.sentence_vectors = sentence_vectors
+        self.article_position = {a.id: i for i, a in enumerate(articles)}
+        self.chunk_article = np.array([self.article_position[c.article_id] for c in chunks],
+                                      dtype=np.int64)
+        # Sentences are stored sorted by (article, start): slice per article.
+        counts = np.bincount(sentences[:, 0], minlength=len(articles)) if len(sentences) else (
+            np.zeros(len(articles), dtype=np.int64)
+        )
+        self.sentence_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._bm25: Any = None
+        self._idf: dict[str, float] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest["model"])
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    def embedder(self) -> Embedder:
+        return get_embedder(self.model)
+
+    def sources(self) -> list[str]:
+        """Outlets present in the index, sorted."""
+        return sorted({a.source for a in self.article_list if a.source})
+
+    def date_span(self) -> tuple[str, str] | None:
+        """(earliest, latest) publication date, or None when no article is dated."""
+        dates = sorted(a.published[:10] for a in self.article_list if a.published)
+        return (dates[0], dates[-1]) if dates else None
+
+    def sentences_in(self, article_index: int, start: int, end: int) -> np.ndarray:
+        """Row numbers of the sentences of an article lying within [start, end)."""
+        lo, hi = self.sentence_offsets[article_index], self.sentence_offsets[article_index + 1]
+        rows = self.sentences[lo:hi]
+        inside = (rows[:, 1] >= start) & (rows[:, 2] <= end)
+        return np.nonzero(inside)[0] + lo
+
+    def _lexical(self) -> None:
+        # BM25 and word statistics are derived from the chunk texts on first use:
+        # quick to compute (well under a second for 10k chunks), so not stored.
+        with self._lock:
+            if self._bm25 is None:
+                import bm25s
+
+                from .answer import idf_table
+                from .text import tokenize
+
+                tokens = [tokenize(c.text) for c in self.chunks]
+                retriever = bm25s.BM25()
+                retriever.index([t or ["_"] for t in tokens], show_progress=False)
+                self._idf = idf_table(tokens)
+                self._bm25 = retriever
+
+    def bm25(self) -> Any:
+        """A BM25 index (bm25s) over the chunk texts."""
+        if self._bm25 is None:
+            self._lexical()
+        return self._bm25
+
+    def idf(self) -> dict[str, float]:
+        """Inverse document frequency of each word over the chunks."""
+        if self._idf is None:
+            self._lexical()
+        assert self._idf is not None
+        return self._idf
+
+    def info(self) -> dict[str, Any]:
+        """A summary for people: counts, outlets, date span, model, build time."""
+        span = self.date_span()
+        return {
+            "path": str(self.path),
+            "articles": len(self.article_list),
+            "chunks": len(self.chunks),
+            "sentences": int(len(self.sentences)),
+            "outlets": self.sources(),
+            "date_span": list(span) if span else None,
+            "model": self.model,
+            "built_at": self.manifest.get("built_at"),
+            "rag_version": self.manifest.get("rag_version"),
+        }
+
+
+# ---------------------------------------------------------------- locating builds
+
+
+def resolve_build(root: str | Path) -> Path:
+    """The folder of the live build under ``root`` (or ``root`` itself if it is one)."""
+    root = Path(root)
+    if (root / MANIFEST).is_file():
+        return root
+    current = root / CURRENT
+    if not current.is_file():
+        raise IndexNotFoundError(
+            f"no index at {root}; build one with: rag build PATH --index {root}"
+        )
+    name = current.read_text(encoding="utf-8").strip()
+    build = root / BUILDS / name
+    if not name or not (build / MANIFEST).is_file():
+        raise CorruptIndexError(
+            f"{current} names build {name!r}, which is missing; rebuild with: "
+            f"rag build PATH --index {root}"
+        )
+    return build
+
+
+def _read_manifest(build: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptIndexError(
+            f"{build / MANIFEST} is unreadable ({exc}); rebuild the index with rag build"
+        ) from exc
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise CorruptIndexError(f"{build / MANIFEST} is not a rag manifest; rebuild the index")
+    return manifest
+
+
+def check_compatible(manifest: dict[str, Any], config: Config, where: Path) -> None:
+    """Raise IndexMismatchError if the index was built with other settings than ``config``."""
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index at {where} has format version {version}, newer than this rag "
+            f"(reads {FORMAT_VERSION}); upgrade rag, or rebuild it with: rag build PATH --index DIR"
+        )
+    if version < FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index at {where} has old format version {version}; rebuild it with rag build"
+        )
+    wanted = config.build_settings()
+    built = manifest.get("settings", {})
+    diffs = [f"{k}: index has {built.get(k)!r}, asked for {v!r}"
+             for k, v in wanted.items() if built.get(k) != v]
+    if diffs:
+        raise IndexMismatchError(
+            f"the index at {where} was built with other settings ({'; '.join(diffs)}); "
+            "rebuild it with these settings (rag build PATH --index DIR) or use its own"
+        )
+
+
+def load_index(path: str | Path, *, config: Config | None = None) -> Index:
+    """Load the index at ``path``; with ``config``, check it was built with the same settings.
+
+    Raises IndexNotFoundError, CorruptIndexError or IndexMismatchError, each saying
+    how to rebuild.
+    """
+    import faiss
+
+    root = Path(path)
+    build = resolve_build(root)
+    manifest = _read_manifest(build)
+    check_compatible(manifest, config or Config.from_dict(
+        {**Config().build_settings(), **manifest.get("settings", {})}), root)
+    for name, expected in manifest.get("files", {}).items():
+        file = build / name
+        size = file.stat().st_size if file.is_file() else -1
+        want = expected.get("bytes")
+        if size != want:
+            state = "missing" if size < 0 else f"{size} bytes, expected {want}"
+            raise CorruptIndexError(
+                f"{file} is {state}; the index is damaged: rebuild it with "
+                f"rag build PATH --index {root}"
+            )
+    try:
+        articles = [Article.from_dict(json.loads(line)) for line in
+                    (build / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        chunks = [Chunk(**json.loads(line)) for line in
+                  (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        chunk_vectors = np.load(build / "chunk_vectors.npy", allow_pickle=False)
+        faiss_index = faiss.deserialize_index(
+            np.frombuffer((build / "chunks.faiss").read_bytes(), dtype=np.uint8)
+        )
+        sentences = np.load(build / "sentences.npy", allow_pickle=False)
+        sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise CorruptIndexError(
+            f"the index at {build} is damaged ({exc}); rebuild it with rag build PATH --index {root}"
+        ) from exc
+    dim = manifest.get("dimension")
+    counts = manifest.get("counts", {})
+    problems = []
+    if len(articles) != counts.get("articles"):
+        problems.append(f"{len(articles)} articles, manifest says {counts.get('articles')}")
+    if len(chunks) != counts.get("chunks") or chunk_vectors.shape != (len(chunks), dim):
+        problems.append(f"{len(chunks)} chunks vs vectors of shape {chunk_vectors.shape}")
+    if faiss_index.ntotal != len(chunks) or faiss_index.d != dim:
+        problems.append(f"FAISS index holds {faiss_index.ntotal} vectors of {faiss_index.d} dims")
+    if sentences.ndim != 2 or sentence_vectors.shape != (len(sentences), dim):
+        problems.append("sentence table and sentence vectors differ in length")
+    ids = {a.id for a in articles}
+    if any(c.article_id not in ids for c in chunks):
+        problems.append("chunks refer to articles not in the article table")
+    if problems:
+        raise CorruptIndexError(
+            f"the index at {build} is inconsistent ({'; '.join(problems)}); "
+            f"rebuild it with rag build PATH --index {root}"
+        )
+    return Index(build, manifest, articles, chunks, np.ascontiguousarray(chunk_vectors),
+                 faiss_index, sentences.astype(np.int64),
+                 np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+
+
+# ---------------------------------------------------------------- building
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, reuse, timing and the problems met."""
+
+    index_dir: Path
+    build_dir: Path
+    articles: int
+    chunks: int
+    sentences: int
+    embedded: int
+    reused: int
+    seconds: float
+    embed_seconds: float
+    problems: list[Problem] = field(default_factory=list)
+    dropped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index_dir": str(self.index_dir), "build_dir": str(self.build_dir),
+            "articles": self.articles, "chunks": self.chunks, "sentences": self.sentences,
+            "embedded": self.embedded, "reused": self.reused,
+            "seconds": round(self.seconds, 3), "embed_seconds": round(self.embed_seconds, 3),
+            "chunks_per_second": round(self.chunks_per_second, 2),
+            "problems": [str(p) for p in self.problems],
+            "dropped": self.dropped,
+        }
+
+
+@contextlib.contextmanager
+def _build_lock(root: Path) -> Iterator[None]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RagError(
+                f"another build is writing the index at {root}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _previous_vectors(root: Path, model: str) -> dict[str, np.ndarray]:
+    """Vectors of the current build keyed by text hash, to skip re-embedding."""
+    try:
+        index = load_index(root)
+    except RagError:
+        return {}
+    if index.model != model:
+        return {}
+    cache = {_text_key(c.text): index.chunk_vectors[i] for i, c in enumerate(index.chunks)}
+    for row, (a, s, e) in enumerate(index.sentences):
+        text = index.article_list[a].text[s:e]
+        cache.setdefault(_text_key(text), index.sentence_vectors[row])
+    return cache
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _sentence_rows(articles: list[Article]) -> np.ndarray:
+    rows = []
+    for i, article in enumerate(articles):
+        for block_start, block_end in kept_blocks(article.text, article.dropped):
+            rows.extend((i, s, e) for s, e in split_sentences(article.text, block_start, block_end))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def build_from_articles(
+    articles: list[Article],
+    index_dir: str | Path,
+    *,
+    config: Config | None = None,
+    progress: bool = True,
+    problems: list[Problem] | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> BuildReport:
+    """Chunk, embed and write ``articles`` as the new live build of ``index_dir``."""
+    import faiss
+
+    config = config or Config()
+    root = Path(index_dir)
+    started = time.perf_counter()
+    stage = on_stage or (lambda name, frac: None)
+    with _build_lock(root):
+        embedder = get_embedder(config.model)
+        stage("chunking", 0.0)
+        chunker = Chunker.for_tokenizer(embedder.tokenizer, config.chunk_tokens,
+                                        config.chunk_overlap)
+        articles = sorted(articles, key=lambda a: (a.published or "", a.id))
+        chunks = [c for a in articles for c in chunker.chunk(a)]
+        sentences = _sentence_rows(articles)
+        sentence_texts = [articles[a].text[s:e] for a, s, e in sentences]
+
+        cache = _previous_vectors(root, config.model)
+        texts = [c.text for c in chunks] + sentence_texts
+        keys = [_text_key(t) for t in texts]
+        missing = sorted({k: i for i, k in reversed(list(enumerate(keys)))
+                          if k not in cache}.values())
+        stage("embedding", 0.1)
+        embed_started = time.perf_counter()
+        if missing:
+            fresh = embedder.encode([texts[i] for i in missing], progress=progress)
+            for i, vector in zip(missing, fresh, strict=True):
+                cache[keys[i]] = vector
+        embed_seconds = time.perf_counter() - embed_started
+        dim = embedder.dimension
+        vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else (
+            np.zeros((0, dim), dtype=np.float32))
+        chunk_vectors = np.ascontiguousarray(vectors[: len(chunks)])
+        sentence_vectors = vectors[len(chunks):].astype(np.float16)
+
+        stage("writing", 0.9)
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(chunk_vectors)
+        built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        corpus_hash = hashlib.sha256(
+            "\n".join(sorted(a.id for a in articles)).encode()).hexdigest()[:16]
+        build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{corpus_hash[:8]}-{os.getpid()}"
+        builds = root / BUILDS
+        builds.mkdir(parents=True, exist_ok=True)
+        tmp = builds / f".tmp-{build_id}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        try:
+            payloads: dict[str, bytes] = {
+                "articles.jsonl": "".join(json.dumps(a.to_dict(), ensure_ascii=False) + "\n"
+                                          for a in articles).encode("utf-8"),
+                "chunks.jsonl": "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n"
+                                        for c in chunks).encode("utf-8"),
+                "chunks.faiss": faiss.serialize_index(flat).tobytes(),
+            }
+            for name, data in payloads.items():
+                (tmp / name).write_bytes(data)
+            np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
+            np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
+            np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
+            seconds = time.perf_counter() - started
+            span = sorted(a.published[:10] for a in articles if a.published)
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "rag_version": __version__,
+                "build_id": build_id,
+                "model": config.model,
+                "dimension": dim,
+                "settings": config.build_settings(),
+                "chunking": {
+                    "splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter",
+                    "max_tokens": config.chunk_tokens,
+                    "overlap_tokens": config.chunk_overlap,
+                    "tokenizer": config.model,
+                },
+                "similarity": "inner product over L2-normalised vectors (cosine)",
+                "corpus_hash": corpus_hash,
+                "counts": {
+                    "articles": len(articles),
+                    "chunks": len(chunks),
+                    "sentences": int(len(sentences)),
+                    "dropped_lines": sum(len(a.dropped) for a in articles),
+                },
+                "sources": sorted({a.source for a in articles if a.source}),
+                "date_span": [span[0], span[-1]] if span else None,
+                "built_at": built_at,
+                "build_seconds": round(seconds, 3),
+                "files": {name: {"bytes": (tmp / name).stat().st_size} for name in _FILES},
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            for name in (*_FILES, MANIFEST):
+                with open(tmp / name, "rb") as handle:
+                    os.fsync(handle.fileno())
+            final = builds / build_id
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        previous = (root / CURRENT).read_text().strip() if (root / CURRENT).is_file() else None
+        _write_atomic(root / CURRENT, (build_id + "\n").encode())
+        _collect_garbage(builds, keep={build_id, previous})
+        stage("done", 1.0)
+    dropped = {a.id: [(d.reason, a.text[d.start:d.end]) for d in a.dropped]
+               for a in articles if a.dropped}
+    return BuildReport(
+        index_dir=root, build_dir=final, articles=len(articles), chunks=len(chunks),
+        sentences=int(len(sentences)), embedded=len(missing), reused=len(keys) - len(missing),
+        seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
+        problems=list(problems or []), dropped=dropped,
+    )
+
+
+def _collect_garbage(builds: Path, keep: set[str | None]) -> None:
+    # The previous build is kept so that a reader who resolved CURRENT just
+    # before the swap can still finish loading it.
+    for entry in builds.iterdir():
+        if entry.name not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def build_index(
+    paths: Iterable[str | Path],
+    index_dir: str | Path,
+    *,
+    config: Config | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    """Load the articles under ``paths`` and build the index at ``index_dir``.
+
+    Unchanged chunks keep their vectors from the previous build (same model), so
+    a rebuild embeds only what changed. Files that cannot be read are skipped and
+    listed in ``BuildReport.problems``.
+    """
+    loaded: LoadResult = load_articles(paths)
+    return build_from_articles(loaded.articles, index_dir, config=config, progress=progress,
+                               problems=loaded.problems)

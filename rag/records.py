@@ -1,0 +1,185 @@
+"""Typed records passed between the pipeline's steps.
+
+Small frozen dataclasses with ``to_dict()`` so every step's output is JSON-ready.
+Offsets (``start``/``end``) are character offsets into ``Article.text``:
+``article.text[start:end] == chunk.text`` always holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def content_id(*parts: str, length: int = 16) -> str:
+    """A deterministic id: the first ``length`` hex digits of sha256 over ``parts``."""
+    h = hashlib.sha256()
+    for i, part in enumerate(parts):
+        if i:
+            h.update(b"\x1f")
+        h.update(part.encode("utf-8"))
+    return h.hexdigest()[:length]
+
+
+def _to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, tuple):
+            value = [v.to_dict() if hasattr(v, "to_dict") else v for v in value]
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        elif hasattr(value, "to_dict"):
+            value = value.to_dict()
+        out[f.name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A boilerplate line removed by cleaning: ``article.text[start:end]``."""
+
+    start: int
+    end: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article. ``text`` is the body exactly as in the source file.
+
+    Metadata the source does not state is ``None``; nothing is invented.
+    ``dropped`` lists boilerplate lines that cleaning leaves out of chunks
+    (the text itself is never altered).
+    """
+
+    id: str
+    text: str
+    title: str | None = None
+    source: str | None = None
+    published: str | None = None
+    url: str | None = None
+    author: str | None = None
+    path: str | None = None
+    dropped: tuple[Dropped, ...] = ()
+
+    @staticmethod
+    def make_id(text: str) -> str:
+        return content_id(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Article:
+        d = dict(d)
+        d["dropped"] = tuple(Dropped(**x) for x in d.get("dropped") or ())
+        return cls(**d)
+
+    @property
+    def label(self) -> str:
+        """A human label: title, else file name, else the id."""
+        if self.title:
+            return self.title
+        if self.path:
+            return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+        return self.id
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one article: ``text == article.text[start:end]``."""
+
+    id: str
+    article_id: str
+    start: int
+    end: int
+    text: str
+    ordinal: int = 0
+    n_tokens: int = 0
+
+    @staticmethod
+    def make_id(article_id: str, start: int, text: str) -> str:
+        return content_id(article_id, str(start), text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of one article, by offsets: ``article.text[start:end]``."""
+
+    article_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its article's metadata. ``rank`` starts at 1."""
+
+    text: str
+    score: float
+    rank: int
+    chunk_id: str
+    article_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    start: int
+    end: int
+    hints: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One ``[n]`` marker of an answer: a verbatim quote and where it comes from.
+
+    ``quote == article.text[start:end]`` for the article ``article_id``.
+    """
+
+    n: int
+    quote: str
+    article_id: str
+    title: str | None
+    source: str | None
+    published: str | None
+    url: str | None
+    start: int
+    end: int
+    score: float = 0.0
+    chunk_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer made of verbatim quotes.
+
+    ``text`` holds the quotes with ``[n]`` markers; ``citations[n-1]`` is marker n.
+    When ``abstained`` is True the articles do not answer the question; ``hits``
+    then lists the closest passages, which do *not* answer it.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...] = ()
+    abstained: bool = False
+    hits: tuple[Hit, ...] = ()
+    hints: tuple[str, ...] = ()
+    confidence: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
