@@ -11,10 +11,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .api import ask, default_index_dir, get_index, search  # noqa: E402
-from .articles import Problem, bundled_corpus_dir, load_articles  # noqa: E402
-from .config import Config  # noqa: E402
-from .errors import (  # noqa: E402
+from .api import ask, default_index_dir, get_index, search
+from .articles import Problem, bundled_corpus_dir, load_articles
+from .config import Config
+from .errors import (
     ArticleError,
     ConfigError,
     CorpusError,
@@ -24,13 +24,37 @@ from .errors import (  # noqa: E402
     QuestionError,
     RagError,
 )
-from .index import BuildReport, Index, build_index, load_index  # noqa: E402
-from .records import Answer, Article, Chunk, Citation, Dropped, Hit  # noqa: E402
+from .index import BuildReport, FileResult, Index, add_files, build_index, load_index
+from .records import Answer, Article, Chunk, Citation, Dropped, Hit
 
 __all__ = [
-    "Answer", "Article", "ArticleError", "BuildReport", "Chunk", "Citation", "Config",
-    "ConfigError", "CorpusError", "CorruptIndexError", "Dropped", "Hit", "Index",
-    "IndexMismatchError", "IndexNotFoundError", "Problem", "QuestionError", "RagError",
-    "__version__", "ask", "build_index", "bundled_corpus_dir", "default_index_dir",
-    "get_index", "load_articles", "load_index", "search",
+    "Answer",
+    "Article",
+    "ArticleError",
+    "BuildReport",
+    "Chunk",
+    "Citation",
+    "Config",
+    "ConfigError",
+    "CorpusError",
+    "CorruptIndexError",
+    "Dropped",
+    "FileResult",
+    "Hit",
+    "Index",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "Problem",
+    "QuestionError",
+    "RagError",
+    "__version__",
+    "add_files",
+    "ask",
+    "build_index",
+    "bundled_corpus_dir",
+    "default_index_dir",
+    "get_index",
+    "load_articles",
+    "load_index",
+    "search",
 ]

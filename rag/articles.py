@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -80,7 +80,7 @@ def normalise_date(value: Any) -> str | None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc).isoformat()
+            return datetime.fromtimestamp(value, tz=UTC).isoformat()
         except (OverflowError, OSError, ValueError):
             return None
     text = str(value).strip()
@@ -266,7 +266,9 @@ def _sidecar(folder: Path) -> dict[str, dict[str, Any]]:
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
 
 
-def load_file(path: Path, meta: dict[str, Any] | None = None) -> tuple[list[Article], list[Problem]]:
+def load_file(
+    path: Path, meta: dict[str, Any] | None = None
+) -> tuple[list[Article], list[Problem]]:
     """Load one file: a list of articles (several for JSON) and the problems met."""
     suffix = path.suffix.lower()
     shown = str(path)

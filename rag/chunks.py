@@ -64,7 +64,7 @@ class Chunker:
 
     def chunk(self, article: Article) -> list[Chunk]:
         """The chunks of one article, in reading order."""
-        chunks = []
+        chunks: list[Chunk] = []
         for block_start, block_end in kept_blocks(article.text, article.dropped):
             for start, end, n in self.split_block(article.text, block_start, block_end):
                 text = article.text[start:end]

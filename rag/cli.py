@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import RagError
@@ -46,7 +47,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _filters(args: argparse.Namespace) -> dict[str, object]:
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
     return {"sources": args.source or None, "since": args.since, "until": args.until}
 
 

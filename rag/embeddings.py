@@ -81,9 +81,8 @@ class Embedder:
     @property
     def dimension(self) -> int:
         self.warm_up()
-        getter = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
+        getter = (getattr(self._model, "get_embedding_dimension", None)
+                  or self._model.get_sentence_embedding_dimension)
         return int(getter())
 
     @property

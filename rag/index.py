@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ class Index:
             "path": str(self.path),
             "articles": len(self.article_list),
             "chunks": len(self.chunks),
-            "sentences": int(len(self.sentences)),
+            "sentences": len(self.sentences),
             "outlets": self.sources(),
             "date_span": list(span) if span else None,
             "model": self.model,
@@ -264,7 +264,8 @@ def load_index(path: str | Path, *, config: Config | None = None) -> Index:
         sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise CorruptIndexError(
-            f"the index at {build} is damaged ({exc}); rebuild it with rag build PATH --index {root}"
+            f"the index at {build} is damaged ({exc}); "
+            f"rebuild it with rag build PATH --index {root}"
         ) from exc
     dim = manifest.get("dimension")
     counts = manifest.get("counts", {})
@@ -366,7 +367,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _sentence_rows(articles: list[Article]) -> np.ndarray:
-    rows = []
+    rows: list[tuple[int, int, int]] = []
     for i, article in enumerate(articles):
         for block_start, block_end in kept_blocks(article.text, article.dropped):
             rows.extend((i, s, e) for s, e in split_sentences(article.text, block_start, block_end))
@@ -420,10 +421,10 @@ def build_from_articles(
         stage("writing", 0.9)
         flat = faiss.IndexFlatIP(dim)
         flat.add(chunk_vectors)
-        built_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        built_at = datetime.now(UTC).isoformat(timespec="seconds")
         corpus_hash = hashlib.sha256(
             "\n".join(sorted(a.id for a in articles)).encode()).hexdigest()[:16]
-        build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{corpus_hash[:8]}-{os.getpid()}"
+        build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{corpus_hash[:8]}-{os.getpid()}"
         builds = root / BUILDS
         builds.mkdir(parents=True, exist_ok=True)
         tmp = builds / f".tmp-{build_id}"
@@ -463,7 +464,7 @@ def build_from_articles(
                 "counts": {
                     "articles": len(articles),
                     "chunks": len(chunks),
-                    "sentences": int(len(sentences)),
+                    "sentences": len(sentences),
                     "dropped_lines": sum(len(a.dropped) for a in articles),
                 },
                 "sources": sorted({a.source for a in articles if a.source}),
@@ -489,7 +490,7 @@ def build_from_articles(
                for a in articles if a.dropped}
     return BuildReport(
         index_dir=root, build_dir=final, articles=len(articles), chunks=len(chunks),
-        sentences=int(len(sentences)), embedded=len(missing), reused=len(keys) - len(missing),
+        sentences=len(sentences), embedded=len(missing), reused=len(keys) - len(missing),
         seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
         problems=list(problems or []), dropped=dropped,
     )
@@ -519,3 +520,70 @@ def build_index(
     loaded: LoadResult = load_articles(paths)
     return build_from_articles(loaded.articles, index_dir, config=config, progress=progress,
                                problems=loaded.problems)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file given to :func:`add_files`."""
+
+    path: str
+    status: str  # "added", "duplicate" or "rejected"
+    reason: str = ""
+    article_ids: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status, "reason": self.reason,
+                "article_ids": list(self.article_ids)}
+
+
+def add_files(
+    index_dir: str | Path,
+    files: Iterable[str | Path],
+    *,
+    config: Config | None = None,
+    progress: bool = False,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> tuple[list[FileResult], BuildReport | None]:
+    """Add article files to the index at ``index_dir`` (created if missing).
+
+    Existing articles keep their vectors, so only the new text is embedded.
+    Adding the same content twice is a no-op: same text, same id. Returns one
+    ``FileResult`` per file and the build report (None when nothing was added).
+    """
+    from .articles import load_file
+    from .errors import ArticleError
+
+    root = Path(index_dir)
+    try:
+        current = load_index(root)
+        existing = list(current.article_list)
+        config = config or Config.from_dict(
+            {**Config().build_settings(), **current.manifest.get("settings", {})})
+    except IndexNotFoundError:
+        existing = []
+    known = {a.id for a in existing}
+    results: list[FileResult] = []
+    new: list[Article] = []
+    problems: list[Problem] = []
+    for f in files:
+        path = Path(f)
+        try:
+            articles, file_problems = load_file(path)
+        except ArticleError as exc:
+            results.append(FileResult(str(path), "rejected", str(exc).removeprefix(f"{path}: ")))
+            continue
+        problems.extend(file_problems)
+        fresh = [a for a in articles if a.id not in known]
+        for a in fresh:
+            known.add(a.id)
+        new.extend(fresh)
+        if fresh:
+            results.append(FileResult(str(path), "added", "", tuple(a.id for a in fresh)))
+        else:
+            results.append(FileResult(str(path), "duplicate", "same text is already indexed",
+                                      tuple(a.id for a in articles)))
+    if not new:
+        return results, None
+    report = build_from_articles(existing + new, root, config=config, progress=progress,
+                                 problems=problems, on_stage=on_stage)
+    return results, report

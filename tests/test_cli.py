@@ -1,0 +1,36 @@
+import json
+
+from rag.cli import main
+
+
+def test_build_ask_search_json(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "---\ntitle: Bridge opens\nsource: Border Times\npublished: 2023-10-02\n---\n"
+        "The new Yalu River bridge between Dandong and Sinuiju opened to traffic on Monday.\n"
+        "Officials expect trucks to cross daily.\n")
+    (corpus / "junk.bin.txt").write_bytes(b"\x00\x00")
+    index = tmp_path / "idx"
+    assert main(["build", str(corpus), "--index", str(index), "--quiet", "--verbose"]) == 0
+    out = capsys.readouterr()
+    assert "indexed 1 articles" in out.out and "binary" in out.err
+
+    assert main(["ask", "Which bridge opened?", "--index", str(index), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert "Yalu River bridge" in answer["citations"][0]["quote"]
+    assert answer["citations"][0]["source"] == "Border Times"
+
+    assert main(["search", "bridge", "--index", str(index), "-k", "1", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 1 and hits[0]["rank"] == 1
+
+    assert main(["ask", "Which bridge opened?", "--index", str(index)]) == 0
+    assert "[1] Border Times" in capsys.readouterr().out
+
+
+def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
+    assert main(["ask", "anything", "--index", str(tmp_path / "none")]) == 2
+    assert "rag build" in capsys.readouterr().err
+    assert main(["build", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]) == 2
+    assert "no such file" in capsys.readouterr().err

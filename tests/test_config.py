@@ -1,0 +1,29 @@
+import pytest
+
+from rag import Config, ConfigError
+
+
+def test_defaults_are_valid_and_documented():
+    config = Config()
+    assert config.chunk_tokens == 256
+    assert config.build_settings() == {"model": "all-MiniLM-L6-v2", "chunk_tokens": 256,
+                                       "chunk_overlap": 32}
+    assert Config.__doc__ and "chunk_tokens" in Config.__doc__
+
+
+def test_unknown_keys_are_errors_naming_the_key():
+    with pytest.raises(ConfigError, match="chunk_size"):
+        Config.from_dict({"chunk_size": 100})
+
+
+@pytest.mark.parametrize("bad", [{"k": 0}, {"chunk_tokens": 8}, {"chunk_overlap": 200},
+                                 {"max_quotes": 0}, {"model": " "}])
+def test_bad_values_are_rejected(bad):
+    with pytest.raises(ConfigError):
+        Config.from_dict(bad)
+
+
+def test_replace_validates():
+    assert Config().replace(k=3).k == 3
+    with pytest.raises(ConfigError):
+        Config().replace(k=-1)

@@ -1,0 +1,114 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import rag
+from rag import Config, CorruptIndexError, IndexMismatchError, IndexNotFoundError
+from rag.index import CURRENT, FORMAT_VERSION, resolve_build
+
+
+@pytest.fixture()
+def index_copy(default_index_dir, tmp_path):
+    target = tmp_path / "idx"
+    shutil.copytree(default_index_dir, target)
+    return target
+
+
+def test_manifest_records_model_settings_versions_and_counts(bundled_index):
+    manifest = bundled_index.manifest
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["model"] == "all-MiniLM-L6-v2" and manifest["dimension"] == 384
+    assert manifest["chunking"]["max_tokens"] == 256
+    assert manifest["rag_version"] == rag.__version__
+    assert manifest["counts"]["articles"] == 5
+    assert manifest["counts"]["chunks"] == len(bundled_index.chunks) > 5
+    assert manifest["corpus_hash"] and manifest["built_at"]
+    assert bundled_index.faiss.ntotal == len(bundled_index.chunks)
+    assert set(manifest["files"]) >= {"chunks.faiss", "chunk_vectors.npy", "chunks.jsonl"}
+    files = {p.name for p in bundled_index.path.iterdir()}
+    assert not any(name.endswith((".pkl", ".pickle")) for name in files)
+
+
+def test_vectors_are_normalised_and_match_chunks(bundled_index):
+    norms = np.linalg.norm(bundled_index.chunk_vectors, axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-4)
+    for chunk in bundled_index.chunks:
+        article = bundled_index.articles[chunk.article_id]
+        assert article.text[chunk.start:chunk.end] == chunk.text
+
+
+def test_rebuild_reuses_unchanged_embeddings(index_copy, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(rag.bundled_corpus_dir(), corpus)
+    report = rag.build_index([corpus], index_copy, progress=False)
+    assert report.embedded == 0 and report.reused > 0
+    (corpus / "new.txt").write_text("Freight trains between Dandong and Sinuiju resumed.")
+    report = rag.build_index([corpus], index_copy, progress=False)
+    assert report.articles == 6 and 0 < report.embedded <= 3
+    assert len(list((index_copy / "builds").iterdir())) <= 2  # old builds collected
+
+
+def test_missing_index_says_how_to_build(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="rag build"):
+        rag.load_index(tmp_path / "nothing")
+    with pytest.raises(IndexNotFoundError):
+        rag.ask("anything?", index=tmp_path / "nothing")
+
+
+def test_other_model_or_settings_fail_with_rebuild_message(index_copy):
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        rag.load_index(index_copy, config=Config(chunk_tokens=128))
+    build = resolve_build(index_copy)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["settings"]["model"] = "another-model"
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="another-model"):
+        rag.load_index(index_copy, config=Config())
+
+
+def test_newer_format_version_is_refused(index_copy):
+    build = resolve_build(index_copy)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["format_version"] = FORMAT_VERSION + 1
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="newer"):
+        rag.load_index(index_copy)
+
+
+def test_truncated_vectors_are_detected(index_copy):
+    vectors = resolve_build(index_copy) / "chunk_vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:-100])
+    with pytest.raises(CorruptIndexError, match="rebuild"):
+        rag.load_index(index_copy)
+
+
+def test_chunk_table_out_of_step_with_vectors(index_copy):
+    build = resolve_build(index_copy)
+    chunks = (build / "chunks.jsonl").read_text().splitlines()
+    (build / "chunks.jsonl").write_text("\n".join(chunks[:-1]) + "\n")
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["files"]["chunks.jsonl"]["bytes"] = (build / "chunks.jsonl").stat().st_size
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CorruptIndexError, match="inconsistent"):
+        rag.load_index(index_copy)
+
+
+def test_current_pointer_to_missing_build(index_copy):
+    (index_copy / CURRENT).write_text("no-such-build\n")
+    with pytest.raises(CorruptIndexError, match="missing"):
+        rag.load_index(index_copy)
+
+
+def test_add_files_is_incremental_and_idempotent(index_copy, tmp_path):
+    extra = tmp_path / "extra.md"
+    extra.write_text("---\ntitle: Ferry service\nsource: Test Wire\npublished: 2023-10-05\n---\n"
+                     "A ferry service between Nampo and Dalian restarted in October.\n")
+    results, report = rag.add_files(index_copy, [extra, tmp_path / "missing.txt"])
+    assert [r.status for r in results] == ["added", "rejected"]
+    assert report is not None and report.articles == 6 and report.embedded <= 3
+    results, report = rag.add_files(index_copy, [extra])
+    assert [r.status for r in results] == ["duplicate"] and report is None
+    hits = rag.search("ferry to Dalian", k=1, index=index_copy)
+    assert hits[0].source == "Test Wire"

@@ -1,0 +1,35 @@
+import json
+
+import pytest
+
+from rag.records import Answer, Article, Chunk, Citation, Dropped, Hit, content_id
+
+
+def test_ids_are_deterministic_content_hashes():
+    assert Article.make_id("same text") == Article.make_id("same text")
+    assert Article.make_id("same text") != Article.make_id("same text.")
+    assert len(Article.make_id("x")) == 16
+    assert Chunk.make_id("a1", 0, "t") != Chunk.make_id("a1", 5, "t")
+    assert content_id("ab", "c") != content_id("a", "bc")
+
+
+def test_records_are_frozen_and_json_ready():
+    article = Article(id="a", text="Hello world.", dropped=(Dropped(0, 5, "teaser"),))
+    with pytest.raises(AttributeError):
+        article.text = "changed"  # type: ignore[misc]
+    assert Article.from_dict(json.loads(json.dumps(article.to_dict()))) == article
+    citation = Citation(n=1, quote="Hello", article_id="a", title=None, source=None,
+                        published=None, url=None, start=0, end=5)
+    hit = Hit(text="Hello world.", score=0.5, rank=1, chunk_id="c", article_id="a", title=None,
+              source=None, published=None, url=None, start=0, end=12)
+    answer = Answer(question="q", text="“Hello” [1]", citations=(citation,), hits=(hit,))
+    data = json.loads(json.dumps(answer.to_dict()))
+    assert data["citations"][0]["quote"] == "Hello"
+    assert data["hits"][0]["rank"] == 1
+    assert data["abstained"] is False
+
+
+def test_article_label_falls_back_to_file_name():
+    assert Article(id="a", text="t", title="T").label == "T"
+    assert Article(id="a", text="t", path="/x/y/001.txt").label == "001.txt"
+    assert Article(id="a", text="t").label == "a"
