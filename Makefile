@@ -30,7 +30,7 @@ browser-deps:
 	  else echo "browser test needs: sudo apt-get install chromium chromium-driver"; fi; }
 
 lint: setup
-	$(BIN)/ruff check rag ui tests eval benchmarks
+	$(BIN)/ruff check .
 
 types: setup
 	$(BIN)/mypy rag

@@ -22,10 +22,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe  # noqa: E402
+from machine import describe
 
-import rag  # noqa: E402
-from rag.embeddings import get_embedder  # noqa: E402
+import rag
+from rag.embeddings import get_embedder
 
 REPO = Path(__file__).resolve().parents[1]
 

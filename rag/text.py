@@ -15,7 +15,7 @@ STOPWORDS = frozenset(
     those through to too under until up very was we were what when where which while who
     whom why will with would you your yours yourself yourselves according did does tell
     much many whose
-    """.split()  # noqa: SIM905 - a word list is easier to read as prose
+    """.split()
 )
 _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 
