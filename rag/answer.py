@@ -5,12 +5,26 @@ against the question (their vectors were computed at build time, so nothing is
 embedded per question but the question itself), near-duplicates are dropped,
 and the best few become the answer's quotes. When even the best sentence is a
 weak match, the composer abstains.
+
+A sentence's score mixes four signals, with weights measured by
+``rag eval --calibrate`` and recorded in ``rag/data/calibration.json``:
+
+- its embedding similarity to the question;
+- the similarity of the passage it sits in (context the sentence alone lacks);
+- how much of the question's wording (IDF-weighted) it contains;
+- whether it holds the kind of thing asked for (a number for "how many", a
+  date for "when", a name for "who"), a penalty when it does not;
+
+and the answer loses confidence when names in the question appear in none of
+the retrieved passages (the articles are about something else).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -20,48 +34,195 @@ import numpy as np
 from .config import Config
 from .index import Index
 from .records import Answer, Citation, Hit
-from .text import tokenize
-
-#: Weight of question-word coverage against embedding similarity.
-LEXICAL_WEIGHT = 0.35
-#: Later quotes must score at least this share of the best one.
-RELATIVE_FLOOR = 0.85
-#: Sentences this similar to a chosen quote are near-duplicates.
-DUPLICATE_COSINE = 0.9
-#: Used only when no calibration is recorded for the model.
-FALLBACK_THRESHOLD = 0.45
+from .text import STOPWORDS, stem, tokenize, words
 
 ABSTAIN_TEXT = "The articles don't answer this question."
 
 
+@dataclass(frozen=True)
+class Weights:
+    """How the composer weighs its signals, and when it abstains."""
+
+    sentence: float = 0.5
+    passage: float = 0.25
+    lexical: float = 0.25
+    wrong_type: float = 0.1
+    missing_name: float = 0.3
+    threshold: float = 0.45
+    #: Later quotes must score at least this share of the best one.
+    relative_floor: float = 0.85
+    #: Sentences this similar to a chosen quote are near-duplicates.
+    duplicate_cosine: float = 0.9
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
 @lru_cache(maxsize=8)
-def calibrated_threshold(model: str) -> float:
-    """The abstention threshold measured for ``model`` (see rag/data/calibration.json)."""
+def calibrated_weights(model: str) -> Weights:
+    """The weights measured for ``model`` (rag/data/calibration.json), else defaults."""
     try:
         data = json.loads((resources.files("rag") / "data" / "calibration.json").read_text())
     except (OSError, ValueError):
-        return FALLBACK_THRESHOLD
-    entry = data.get("models", {}).get(model, {})
-    return float(entry.get("abstain_threshold", FALLBACK_THRESHOLD))
+        return Weights()
+    entry = data.get("models", {}).get(model, {}).get("weights", {})
+    known = set(Weights.__dataclass_fields__)
+    return Weights(**{k: float(v) for k, v in entry.items() if k in known})
 
 
-def _coverage(question_terms: list[str], sentence: str, idf: dict[str, float]) -> float:
+# ---------------------------------------------------------------- answer types
+
+_NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred "
+    "hundreds thousand thousands million millions billion billions trillion half double "
+    "twice first second third fourth fifth sixth seventh eighth ninth tenth percent"
+).split()
+_MONTHS = ("january february march april may june july august september october november "
+           "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_RELATIVE_TIME = ("yesterday today tomorrow week month year decade century ago earlier "
+                  "later last next recently").split()
+
+_TYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("number", re.compile(r"^(how (much|many|often|long|far|old|big|large|high)|"
+                          r"(what|which) (percentage|percent|share|amount|number|value|"
+                          r"proportion|price|sum|total|rate|figure|size))\b")),
+    ("date", re.compile(r"^(when|(what|which|in what) (year|date|month|day|time|period)|"
+                        r"since when|how long ago)\b")),
+    ("person", re.compile(r"^(who|whom|whose)\b")),
+    ("place", re.compile(r"^(where|(what|which|in which|in what) (city|country|town|"
+                         r"province|region|place|capital|port|location))\b")),
+]
+
+
+def answer_type(question: str) -> str | None:
+    """The kind of answer asked for: number, date, person, place, or None."""
+    q = " ".join(words(question))
+    # Skip a lead-in such as "according to the report," or "in 2023,".
+    q = re.sub(r"^(according to [^,]*,|in [^,]*,|so|and|but|also)\s*", "", q)
+    for kind, pattern in _TYPE_PATTERNS:
+        if pattern.search(q):
+            return kind
+    return None
+
+
+def _has_number(tokens: list[str], text: str) -> bool:
+    return bool(re.search(r"\d", text)) or any(t in _NUMBER_WORDS for t in tokens)
+
+
+def _has_date(tokens: list[str], text: str) -> bool:
+    if re.search(r"\b(1[89]|20)\d\d\b", text):
+        return True
+    return any(t in _MONTHS or t in _DAYS or t in _RELATIVE_TIME for t in tokens)
+
+
+def _names(text: str) -> list[str]:
+    """Capitalised words that are not sentence-initial: a cheap proper-noun detector."""
+    found = []
+    for match in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z'’.-]+|[A-Z]{2,})", text):
+        word = match.group(1).strip(".'’").lower()
+        if word and word not in STOPWORDS:
+            found.append(word)
+    return found
+
+
+def _fits_type(kind: str | None, text: str) -> bool:
+    if kind is None:
+        return True
+    tokens = words(text)
+    if kind == "number":
+        return _has_number(tokens, text)
+    if kind == "date":
+        return _has_date(tokens, text)
+    return bool(_names(text))  # person or place
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def _coverage(question_terms: set[str], sentence_terms: set[str], idf: dict[str, float]) -> float:
     """IDF-weighted share of the question's content words found in the sentence."""
     if not question_terms:
         return 0.0
-    present = set(tokenize(sentence))
-    weights = {t: idf.get(t, idf.get("", 1.0)) for t in set(question_terms)}
+    unseen = idf.get("", 1.0)
+    weights = {t: idf.get(t, unseen) for t in question_terms}
     total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+    return sum(w for t, w in weights.items() if t in sentence_terms) / total if total else 0.0
 
 
-def _citation(n: int, index: Index, row: int, score: float, chunk_id: str | None) -> Citation:
-    a_idx, start, end = (int(x) for x in index.sentences[row])
+def missing_names(question: str, hits: list[Hit]) -> float:
+    """Share of the question's names (capitalised words) found in no retrieved passage."""
+    names = {stem(n) for n in _names(question)}
+    if not names:
+        return 0.0
+    seen = {stem(w) for hit in hits for w in words(hit.text)}
+    return sum(1 for n in names if n not in seen) / len(names)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence considered for quoting, with its signals."""
+
+    row: int
+    chunk_id: str
+    sentence: float
+    passage: float
+    lexical: float
+    fits_type: bool
+
+    def score(self, w: Weights) -> float:
+        return (w.sentence * self.sentence + w.passage * self.passage + w.lexical * self.lexical
+                - (0.0 if self.fits_type else w.wrong_type))
+
+
+def candidates(index: Index, question: str, query_vector: np.ndarray,
+               hits: list[Hit]) -> list[Candidate]:
+    """Every sentence of the retrieved passages, with its signals."""
+    rows: list[int] = []
+    row_hit: dict[int, Hit] = {}
+    for hit in hits:
+        a_idx = index.article_position[hit.article_id]
+        lo, hi = index.sentence_offsets[a_idx], index.sentence_offsets[a_idx + 1]
+        spans = index.sentences[lo:hi]
+        overlap = (spans[:, 1] < hit.end) & (spans[:, 2] > hit.start)
+        for row in (np.nonzero(overlap)[0] + lo).tolist():
+            if row not in row_hit:
+                row_hit[row] = hit
+                rows.append(row)
+    if not rows:
+        return []
+    sentence_sim = index.sentence_vectors[rows] @ query_vector
+    passage_sim = {
+        hit.chunk_id: float(index.chunk_vectors[index.chunk_position[hit.chunk_id]] @ query_vector)
+        for hit in hits
+    }
+    terms = set(tokenize(question))
+    idf = index.idf()
+    kind = answer_type(question)
+    out = []
+    for row, sim in zip(rows, sentence_sim.tolist(), strict=True):
+        text = sentence_text(index, row)
+        out.append(Candidate(
+            row=row, chunk_id=row_hit[row].chunk_id, sentence=sim,
+            passage=passage_sim[row_hit[row].chunk_id],
+            lexical=_coverage(terms, set(tokenize(text)), idf),
+            fits_type=_fits_type(kind, text),
+        ))
+    return out
+
+
+def sentence_text(index: Index, row: int) -> str:
+    a_idx, start, end = index.sentences[row]
+    return index.article_list[int(a_idx)].text[int(start):int(end)]
+
+
+def _citation(n: int, index: Index, cand: Candidate, score: float) -> Citation:
+    a_idx, start, end = (int(x) for x in index.sentences[cand.row])
     article = index.article_list[a_idx]
     return Citation(
         n=n, quote=article.text[start:end], article_id=article.id, title=article.title,
         source=article.source, published=article.published, url=article.url,
-        start=start, end=end, score=round(score, 4), chunk_id=chunk_id,
+        start=start, end=end, score=round(score, 4), chunk_id=cand.chunk_id,
     )
 
 
@@ -71,58 +232,34 @@ def compose(
     query_vector: np.ndarray,
     hits: list[Hit],
     config: Config,
+    weights: Weights | None = None,
 ) -> Answer:
     """Build an Answer from ``hits``: quotes with ``[n]`` markers, or an abstention."""
-    threshold = (config.abstain_threshold if config.abstain_threshold is not None
-                 else calibrated_threshold(index.model))
-    rows: list[int] = []
-    row_chunk: dict[int, str] = {}
-    for hit in hits:
-        a_idx = index.article_position[hit.article_id]
-        lo, hi = index.sentence_offsets[a_idx], index.sentence_offsets[a_idx + 1]
-        spans = index.sentences[lo:hi]
-        overlap = (spans[:, 1] < hit.end) & (spans[:, 2] > hit.start)
-        for row in np.nonzero(overlap)[0] + lo:
-            if int(row) not in row_chunk:
-                row_chunk[int(row)] = hit.chunk_id
-                rows.append(int(row))
-    if not rows:
+    w = weights or calibrated_weights(index.model)
+    threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
+    cands = candidates(index, question, query_vector, hits)
+    if not cands:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits))
-
-    vectors = index.sentence_vectors[rows]
-    dense = vectors @ query_vector
-    terms = tokenize(question)
-    idf = index.idf()
-    scores = np.array([
-        (1 - LEXICAL_WEIGHT) * float(d)
-        + LEXICAL_WEIGHT * _coverage(terms, _sentence_text(index, r), idf)
-        for r, d in zip(rows, dense, strict=True)
-    ])
+    scores = np.array([c.score(w) for c in cands])
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
-    if best < threshold:
+    confidence = best - w.missing_name * missing_names(question, hits)
+    if confidence < threshold:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
-                      confidence=round(best, 4))
-
+                      confidence=round(confidence, 4))
+    vectors = index.sentence_vectors[[c.row for c in cands]]
     chosen: list[int] = []
-    for i in order:
-        if len(chosen) >= config.max_quotes or scores[i] < RELATIVE_FLOOR * best:
+    for i in order.tolist():
+        if len(chosen) >= config.max_quotes or scores[i] < w.relative_floor * best:
             break
-        if any(float(vectors[i] @ vectors[j]) > DUPLICATE_COSINE for j in chosen):
+        if any(float(vectors[i] @ vectors[j]) > w.duplicate_cosine for j in chosen):
             continue
-        chosen.append(int(i))
-    citations = tuple(
-        _citation(n, index, rows[i], float(scores[i]), row_chunk[rows[i]])
-        for n, i in enumerate(chosen, 1)
-    )
+        chosen.append(i)
+    citations = tuple(_citation(n, index, cands[i], float(scores[i]))
+                      for n, i in enumerate(chosen, 1))
     text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
     return Answer(question=question, text=text, citations=citations, hits=tuple(hits),
-                  confidence=round(best, 4))
-
-
-def _sentence_text(index: Index, row: int) -> str:
-    a_idx, start, end = index.sentences[row]
-    return index.article_list[int(a_idx)].text[int(start):int(end)]
+                  confidence=round(confidence, 4))
 
 
 def idf_table(token_lists: list[list[str]]) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -12,6 +13,7 @@ from .answer import compose
 from .articles import bundled_corpus_dir
 from .config import Config
 from .errors import IndexNotFoundError
+from .hints import Hints, find_hints
 from .index import CURRENT, Index, build_index, load_index, resolve_build
 from .records import Answer, Hit
 from .retrieve import Filters, retrieve, validate_k, validate_question
@@ -74,6 +76,11 @@ def get_index(index: IndexLike = None, *, config: Config | None = None) -> Index
         return _load_cached(root, config)
 
 
+def question_hints(index: Index, question: str) -> Hints:
+    """Outlet and date hints of ``question`` against this index's outlets and dates."""
+    return find_hints(question, index.sources(), index.date_span())
+
+
 def search(
     question: str,
     *,
@@ -96,7 +103,8 @@ def search(
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
     vector = idx.embedder().encode_query(question)
-    return retrieve(idx, question, vector, k=k, config=cfg, filters=filters)
+    return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
+                    hints=question_hints(idx, question))
 
 
 def ask(
@@ -137,9 +145,12 @@ def ask(
     idx = get_index(index, config=config)
     vector = idx.embedder().encode_query(question)
     encoded = time.perf_counter()
-    hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters)
+    hints = question_hints(idx, question)
+    hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints)
     retrieved = time.perf_counter()
     answer = compose(idx, question, vector, hits, cfg)
+    if cfg.hints and hints.any:
+        answer = dataclasses.replace(answer, hints=hints.describe())
     done = time.perf_counter()
     answer.timings_ms.update({
         "encode": round((encoded - started) * 1000, 2),

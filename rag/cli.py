@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR")
     p.set_defaults(func=_cmd_info)
 
+    p = sub.add_parser("calibrate", help="measure the composer's weights and threshold",
+                       add_help=False)
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda a: __import__("rag.calibrate").calibrate.main(a.rest))
+
     try:
         from .evaluation import add_eval_arguments, eval_main
     except ImportError:

@@ -29,6 +29,8 @@ class Config:
     - ``k``: passages retrieved per question.
     - ``max_quotes``: most quotes in one answer.
     - ``hybrid``: fuse BM25 with dense retrieval (reciprocal rank fusion).
+    - ``hints``: steer retrieval by outlets and dates named in the question.
+    - ``max_per_article``: chunks of one article taken before other articles'.
     - ``max_question_chars``: longer questions are rejected, not truncated.
     - ``abstain_threshold``: answer confidence below which ``ask()`` abstains;
       ``None`` uses the value calibrated and recorded in the index manifest.
@@ -40,6 +42,8 @@ class Config:
     k: int = 8
     max_quotes: int = 3
     hybrid: bool = True
+    hints: bool = True
+    max_per_article: int = 2
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
 
@@ -55,6 +59,8 @@ class Config:
             )
         if self.k < 1:
             raise ConfigError(f"k must be at least 1, got {self.k}")
+        if self.max_per_article < 1:
+            raise ConfigError(f"max_per_article must be at least 1, got {self.max_per_article}")
         if self.max_quotes < 1:
             raise ConfigError(f"max_quotes must be at least 1, got {self.max_quotes}")
         if self.max_question_chars < 1:

@@ -38,7 +38,13 @@ from .chunks import Chunker
 from .clean import kept_blocks
 from .config import Config
 from .embeddings import Embedder, get_embedder
-from .errors import CorruptIndexError, IndexMismatchError, IndexNotFoundError, RagError
+from .errors import (
+    ConfigError,
+    CorruptIndexError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    RagError,
+)
 from .records import Article, Chunk
 from .sentences import split_sentences
 
@@ -87,6 +93,7 @@ class Index:
         self.sentences = sentences
         self.sentence_vectors = sentence_vectors
         self.article_position = {a.id: i for i, a in enumerate(articles)}
+        self.chunk_position = {c.id: i for i, c in enumerate(chunks)}
         self.chunk_article = np.array([self.article_position[c.article_id] for c in chunks],
                                       dtype=np.int64)
         # Sentences are stored sorted by (article, start): slice per article.
@@ -106,8 +113,28 @@ class Index:
     def build_id(self) -> str:
         return str(self.manifest["build_id"])
 
+    @property
+    def dimension(self) -> int:
+        return int(self.manifest["dimension"])
+
     def embedder(self) -> Embedder:
-        return get_embedder(self.model)
+        """The model that embeds questions for this index (IndexMismatchError if unusable)."""
+        try:
+            embedder = get_embedder(self.model)
+            dimension = embedder.dimension
+        except ConfigError as exc:
+            raise IndexMismatchError(
+                f"the index at {self.path} was built with model {self.model!r}, which is not "
+                f"available here ({exc}); install it, or rebuild the index with: "
+                "rag build PATH --index DIR"
+            ) from exc
+        if dimension != self.dimension:
+            raise IndexMismatchError(
+                f"the index at {self.path} holds {self.dimension}-dimensional vectors but model "
+                f"{self.model!r} makes {dimension}-dimensional ones; rebuild it with: "
+                "rag build PATH --index DIR"
+            )
+        return embedder
 
     def sources(self) -> list[str]:
         """Outlets present in the index, sorted."""
@@ -183,9 +210,16 @@ def resolve_build(root: str | Path) -> Path:
         raise IndexNotFoundError(
             f"no index at {root}; build one with: rag build PATH --index {root}"
         )
-    name = current.read_text(encoding="utf-8").strip()
+    try:
+        name = current.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptIndexError(
+            f"{current} is unreadable ({exc}); rebuild with: rag build PATH --index {root}"
+        ) from exc
     build = root / BUILDS / name
-    if not name or not (build / MANIFEST).is_file():
+    if not name or Path(name).name != name or name.startswith(".") or not (
+        build / MANIFEST
+    ).is_file():
         raise CorruptIndexError(
             f"{current} names build {name!r}, which is missing; rebuild with: "
             f"rag build PATH --index {root}"
@@ -205,8 +239,29 @@ def _read_manifest(build: Path) -> dict[str, Any]:
     return manifest
 
 
-def check_compatible(manifest: dict[str, Any], config: Config, where: Path) -> None:
-    """Raise IndexMismatchError if the index was built with other settings than ``config``."""
+# What the fields of a manifest this rag reads must hold.
+_MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "model": str, "dimension": int, "settings": dict, "counts": dict, "files": dict,
+}
+
+
+def _check_manifest_fields(manifest: dict[str, Any], where: Path, root: Path) -> None:
+    bad = [name for name, kind in _MANIFEST_FIELDS.items()
+           if not isinstance(manifest.get(name), kind) or isinstance(manifest.get(name), bool)]
+    files = manifest.get("files")
+    if isinstance(files, dict) and not all(
+        isinstance(v, dict) and isinstance(v.get("bytes"), int) for v in files.values()
+    ):
+        bad.append("files.*.bytes")
+    if bad:
+        raise CorruptIndexError(
+            f"{where / MANIFEST} is damaged (bad or missing {', '.join(bad)}); "
+            f"rebuild it with rag build PATH --index {root}"
+        )
+
+
+def check_version(manifest: dict[str, Any], where: Path) -> None:
+    """Raise IndexMismatchError unless this rag reads the manifest's format version."""
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise IndexMismatchError(
@@ -217,6 +272,11 @@ def check_compatible(manifest: dict[str, Any], config: Config, where: Path) -> N
         raise IndexMismatchError(
             f"the index at {where} has old format version {version}; rebuild it with rag build"
         )
+
+
+def check_compatible(manifest: dict[str, Any], config: Config, where: Path) -> None:
+    """Raise IndexMismatchError if the index was built with other settings than ``config``."""
+    check_version(manifest, where)
     wanted = config.build_settings()
     built = manifest.get("settings", {})
     diffs = [f"{k}: index has {built.get(k)!r}, asked for {v!r}"
@@ -232,19 +292,42 @@ def load_index(path: str | Path, *, config: Config | None = None) -> Index:
     """Load the index at ``path``; with ``config``, check it was built with the same settings.
 
     Raises IndexNotFoundError, CorruptIndexError or IndexMismatchError, each saying
-    how to rebuild.
+    how to rebuild. A rebuild finishing meanwhile is not an error: the build that
+    is current is loaded, whole.
     """
+    root = Path(path)
+    for _attempt in range(3):
+        build = resolve_build(root)
+        try:
+            return _load_build(root, build, config)
+        except CorruptIndexError:
+            # Builds are swapped in and old ones removed while we read; if CURRENT
+            # moved on, read the new build rather than report a damaged one.
+            if build == root or resolve_build(root) == build:
+                raise
+    return _load_build(root, resolve_build(root), config)
+
+
+def _load_build(root: Path, build: Path, config: Config | None) -> Index:
     import faiss
 
-    root = Path(path)
-    build = resolve_build(root)
     manifest = _read_manifest(build)
-    check_compatible(manifest, config or Config.from_dict(
-        {**Config().build_settings(), **manifest.get("settings", {})}), root)
-    for name, expected in manifest.get("files", {}).items():
+    # The version first: a newer rag may record settings this one does not know.
+    check_version(manifest, root)
+    _check_manifest_fields(manifest, build, root)
+    if config is None:
+        try:
+            config = Config.from_dict({**Config().build_settings(), **manifest["settings"]})
+        except (ConfigError, TypeError) as exc:
+            raise IndexMismatchError(
+                f"the index at {root} was built with settings this rag cannot use ({exc}); "
+                f"rebuild it with rag build PATH --index {root}"
+            ) from exc
+    check_compatible(manifest, config, root)
+    for name, expected in manifest["files"].items():
         file = build / name
         size = file.stat().st_size if file.is_file() else -1
-        want = expected.get("bytes")
+        want = expected["bytes"]
         if size != want:
             state = "missing" if size < 0 else f"{size} bytes, expected {want}"
             raise CorruptIndexError(
@@ -262,25 +345,13 @@ def load_index(path: str | Path, *, config: Config | None = None) -> Index:
         )
         sentences = np.load(build / "sentences.npy", allow_pickle=False)
         sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
         raise CorruptIndexError(
             f"the index at {build} is damaged ({exc}); "
             f"rebuild it with rag build PATH --index {root}"
         ) from exc
-    dim = manifest.get("dimension")
-    counts = manifest.get("counts", {})
-    problems = []
-    if len(articles) != counts.get("articles"):
-        problems.append(f"{len(articles)} articles, manifest says {counts.get('articles')}")
-    if len(chunks) != counts.get("chunks") or chunk_vectors.shape != (len(chunks), dim):
-        problems.append(f"{len(chunks)} chunks vs vectors of shape {chunk_vectors.shape}")
-    if faiss_index.ntotal != len(chunks) or faiss_index.d != dim:
-        problems.append(f"FAISS index holds {faiss_index.ntotal} vectors of {faiss_index.d} dims")
-    if sentences.ndim != 2 or sentence_vectors.shape != (len(sentences), dim):
-        problems.append("sentence table and sentence vectors differ in length")
-    ids = {a.id for a in articles}
-    if any(c.article_id not in ids for c in chunks):
-        problems.append("chunks refer to articles not in the article table")
+    problems = _inconsistencies(manifest, articles, chunks, chunk_vectors, faiss_index,
+                                sentences, sentence_vectors)
     if problems:
         raise CorruptIndexError(
             f"the index at {build} is inconsistent ({'; '.join(problems)}); "
@@ -289,6 +360,50 @@ def load_index(path: str | Path, *, config: Config | None = None) -> Index:
     return Index(build, manifest, articles, chunks, np.ascontiguousarray(chunk_vectors),
                  faiss_index, sentences.astype(np.int64),
                  np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+
+
+def _inconsistencies(
+    manifest: dict[str, Any],
+    articles: list[Article],
+    chunks: list[Chunk],
+    chunk_vectors: np.ndarray,
+    faiss_index: Any,
+    sentences: np.ndarray,
+    sentence_vectors: np.ndarray,
+) -> list[str]:
+    """What disagrees between the tables, the vectors and the manifest (empty if nothing)."""
+    dim = manifest["dimension"]
+    counts = manifest["counts"]
+    problems = []
+    if len(articles) != counts.get("articles"):
+        problems.append(f"{len(articles)} articles, manifest says {counts.get('articles')}")
+    if len(chunks) != counts.get("chunks") or chunk_vectors.shape != (len(chunks), dim):
+        problems.append(f"{len(chunks)} chunks (manifest: {counts.get('chunks')}) vs chunk "
+                        f"vectors of shape {chunk_vectors.shape} (manifest: {dim} dimensions)")
+    if faiss_index.ntotal != len(chunks) or faiss_index.d != dim:
+        problems.append(f"FAISS index holds {faiss_index.ntotal} vectors of {faiss_index.d} dims")
+    if (sentences.ndim != 2 or sentences.shape[1:] != (3,)
+            or not np.issubdtype(sentences.dtype, np.integer)
+            or sentence_vectors.shape != (len(sentences), dim)):
+        problems.append(f"sentence table {sentences.shape} and sentence vectors "
+                        f"{sentence_vectors.shape} differ")
+    texts = {a.id: a.text for a in articles}
+    if len(texts) != len(articles):
+        problems.append("an article appears twice in the article table")
+    if any(c.article_id not in texts for c in chunks):
+        problems.append("chunks refer to articles not in the article table")
+    elif any(texts[c.article_id][c.start:c.end] != c.text for c in chunks):
+        problems.append("chunk offsets do not match their articles' text")
+    if not problems and len(sentences):
+        rows = sentences.astype(np.int64)
+        lengths = np.array([len(a.text) for a in articles], dtype=np.int64)
+        in_range = (rows[:, 0] >= 0) & (rows[:, 0] < len(articles))
+        if not in_range.all() or np.any(np.diff(rows[:, 0]) < 0):
+            problems.append("the sentence table refers to articles out of range or order")
+        elif ((rows[:, 1] < 0) | (rows[:, 1] >= rows[:, 2])
+              | (rows[:, 2] > lengths[rows[:, 0]])).any():
+            problems.append("sentence offsets fall outside their articles' text")
+    return problems
 
 
 # ---------------------------------------------------------------- building
@@ -328,8 +443,12 @@ class BuildReport:
 
 @contextlib.contextmanager
 def _build_lock(root: Path) -> Iterator[None]:
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "w") as handle:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / ".lock", "w")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise _write_error(root, exc) from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -342,19 +461,51 @@ def _build_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _previous_vectors(root: Path, model: str) -> dict[str, np.ndarray]:
-    """Vectors of the current build keyed by text hash, to skip re-embedding."""
+def _previous_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]:
+    """Vectors of the current build keyed by text hash, to skip re-embedding.
+
+    A damaged or incompatible current build is simply not reused.
+    """
     try:
         index = load_index(root)
     except RagError:
         return {}
-    if index.model != model:
+    if index.model != model or index.chunk_vectors.shape[1:] != (dim,):
         return {}
     cache = {_text_key(c.text): index.chunk_vectors[i] for i, c in enumerate(index.chunks)}
     for row, (a, s, e) in enumerate(index.sentences):
         text = index.article_list[a].text[s:e]
         cache.setdefault(_text_key(text), index.sentence_vectors[row])
     return cache
+
+
+def _write_error(root: Path, exc: OSError) -> RagError:
+    reason = exc.strerror or str(exc)
+    return RagError(
+        f"cannot write the index at {root} ({reason}); the previous index, if any, is "
+        "untouched: free some space or fix the folder's permissions and build again"
+    )
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def _current_name(root: Path) -> str | None:
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -400,7 +551,7 @@ def build_from_articles(
         sentences = _sentence_rows(articles)
         sentence_texts = [articles[a].text[s:e] for a, s, e in sentences]
 
-        cache = _previous_vectors(root, config.model)
+        cache = _previous_vectors(root, config.model, embedder.dimension)
         texts = [c.text for c in chunks] + sentence_texts
         keys = [_text_key(t) for t in texts]
         missing = sorted({k: i for i, k in reversed(list(enumerate(keys)))
@@ -426,11 +577,24 @@ def build_from_articles(
             "\n".join(sorted(a.id for a in articles)).encode()).hexdigest()[:16]
         build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{corpus_hash[:8]}-{os.getpid()}"
         builds = root / BUILDS
-        builds.mkdir(parents=True, exist_ok=True)
+        try:
+            builds.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_error(root, exc) from exc
+        # The same corpus rebuilt within a second (reused vectors make that quick)
+        # must not collide with the build it replaces.
+        unique, n = build_id, 1
+        while (builds / unique).exists():
+            n += 1
+            unique = f"{build_id}-{n}"
+        build_id = unique
         tmp = builds / f".tmp-{build_id}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
+        try:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+        except OSError as exc:
+            raise _write_error(root, exc) from exc
         try:
             payloads: dict[str, bytes] = {
                 "articles.jsonl": "".join(json.dumps(a.to_dict(), ensure_ascii=False) + "\n"
@@ -479,12 +643,21 @@ def build_from_articles(
                     os.fsync(handle.fileno())
             final = builds / build_id
             os.replace(tmp, final)
-        except BaseException:
+            _fsync_dir(builds)
+        except BaseException as exc:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise _write_error(root, exc) from exc
             raise
-        previous = (root / CURRENT).read_text().strip() if (root / CURRENT).is_file() else None
-        _write_atomic(root / CURRENT, (build_id + "\n").encode())
+        previous = _current_name(root)
+        try:
+            _write_atomic(root / CURRENT, (build_id + "\n").encode())
+            _fsync_dir(root)
+        except OSError as exc:
+            raise _write_error(root, exc) from exc
         _collect_garbage(builds, keep={build_id, previous})
+        for stale in root.glob(f"{CURRENT}.tmp-*"):  # left by a build killed while swapping
+            stale.unlink(missing_ok=True)
         stage("done", 1.0)
     dropped = {a.id: [(d.reason, a.text[d.start:d.end]) for d in a.dropped]
                for a in articles if a.dropped}
@@ -561,7 +734,7 @@ def add_files(
             {**Config().build_settings(), **current.manifest.get("settings", {})})
     except IndexNotFoundError:
         existing = []
-    known = {a.id for a in existing}
+    known = {a.id: a.path or a.id for a in existing}
     results: list[FileResult] = []
     new: list[Article] = []
     problems: list[Problem] = []
@@ -573,9 +746,16 @@ def add_files(
             results.append(FileResult(str(path), "rejected", str(exc).removeprefix(f"{path}: ")))
             continue
         problems.extend(file_problems)
-        fresh = [a for a in articles if a.id not in known]
-        for a in fresh:
-            known.add(a.id)
+        fresh: list[Article] = []
+        repeats: list[Problem] = []
+        for a in articles:  # a JSON file can hold a body twice, or one already indexed
+            if a.id in known:
+                repeats.append(Problem(a.path or str(path), f"duplicate of {known[a.id]}"))
+                continue
+            known[a.id] = a.path or str(path)
+            fresh.append(a)
+        if fresh:  # (a file with nothing new is reported whole, as "duplicate")
+            problems.extend(repeats)
         new.extend(fresh)
         if fresh:
             results.append(FileResult(str(path), "added", "", tuple(a.id for a in fresh)))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
 from .config import Config
 from .errors import QuestionError
+from .hints import Hints
 from .index import Index
 from .records import Hit
 from .text import tokenize
@@ -107,6 +108,34 @@ def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
     return part[np.isfinite(scores[part])]
 
 
+def _article_mask(index: Index, keep: np.ndarray) -> np.ndarray:
+    return keep[index.chunk_article]
+
+
+def _hint_masks(index: Index, hints: Hints) -> list[tuple[str, np.ndarray]]:
+    """One chunk mask per hint: each outlet group named, each date or period named."""
+    masks: list[tuple[str, np.ndarray]] = []
+    sources = [(a.source or "") for a in index.article_list]
+    days = [a.published[:10] if a.published else "" for a in index.article_list]
+    for group in hints.source_groups:
+        names = set(group)
+        masks.append((f"outlet named: {' / '.join(group)}",
+                      _article_mask(index, np.array([s in names for s in sources]))))
+    for day in hints.days:
+        # A day named in a question may be the day before or after the dateline
+        # in another time zone.
+        d = date.fromisoformat(day)
+        near = {(d + timedelta(days=delta)).isoformat() for delta in (-1, 0, 1)}
+        masks.append((f"date named: {day}",
+                      _article_mask(index, np.array([x in near for x in days]))))
+    if hints.since or hints.until:
+        lo, hi = hints.since or "0000", hints.until or "9999"
+        label = " to ".join(x for x in (hints.since, hints.until) if x)
+        masks.append((f"period named: {label}",
+                      _article_mask(index, np.array([bool(x) and lo <= x <= hi for x in days]))))
+    return [(label, m) for label, m in masks if m.any()]
+
+
 def retrieve(
     index: Index,
     question: str,
@@ -115,33 +144,84 @@ def retrieve(
     k: int,
     config: Config,
     filters: Filters | None = None,
+    hints: Hints | None = None,
 ) -> list[Hit]:
-    """The top ``k`` chunks for an already validated question and its vector."""
+    """The top ``k`` chunks for an already validated question and its vector.
+
+    Dense and BM25 rankings are fused by reciprocal rank. Each outlet or date the
+    question names (``hints``) adds its own dense and BM25 rankings restricted to
+    those articles, so every part of a multi-part question gets candidates of its
+    own; hints steer, while ``filters`` restrict. At most
+    ``config.max_per_article`` chunks of one article are taken before others.
+    """
     if not index.chunks:
         return []
     mask = filters.chunk_mask(index) if filters and filters.active else None
     if mask is not None and not mask.any():
         return []
     dense = index.chunk_vectors @ query_vector
-    dense_top = _top(dense, CANDIDATES, mask)
-    fused: dict[int, float] = {}
-    for rank, row in enumerate(dense_top):
-        fused[int(row)] = 1.0 / (RRF_K + rank + 1)
+    lexical: np.ndarray | None = None
     if config.hybrid:
         terms = tokenize(question)
         if terms:
             lexical = index.bm25().get_scores(terms)
-            lexical_top = _top(lexical, CANDIDATES, mask)
-            for rank, row in enumerate(r for r in lexical_top if lexical[r] > 0):
-                fused[int(row)] = fused.get(int(row), 0.0) + 1.0 / (RRF_K + rank + 1)
-    order = sorted(fused, key=lambda r: (-fused[r], -dense[r]))[:k]
+
+    def rankings(restrict: np.ndarray | None) -> list[np.ndarray]:
+        out = [_top(dense, CANDIDATES, restrict)]
+        if lexical is not None:
+            top = _top(lexical, CANDIDATES, restrict)
+            out.append(top[lexical[top] > 0])
+        return out
+
+    lists = rankings(mask)
+    applied: list[tuple[str, np.ndarray]] = []
+    if hints is not None and config.hints:
+        for label, hint_mask in _hint_masks(index, hints):
+            restrict = hint_mask if mask is None else hint_mask & mask
+            if restrict.any():
+                lists.extend(rankings(restrict))
+                applied.append((label, restrict))
+    fused: dict[int, float] = {}
+    for ranking in lists:
+        for rank, row in enumerate(ranking.tolist()):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    if hints is not None and config.hints and (hints.latest or hints.earliest) and fused:
+        # "The latest" / "the earliest": one more ranking, by date, of the candidates.
+        dated = [r for r in fused if index.article_list[index.chunk_article[r]].published]
+        dated.sort(key=lambda r: index.article_list[index.chunk_article[r]].published or "",
+                   reverse=hints.latest)
+        for rank, row in enumerate(dated):
+            fused[row] += 1.0 / (RRF_K + rank + 1)
+        applied.append(("most recent first" if hints.latest else "earliest first",
+                        np.ones(len(index.chunks), dtype=bool)))
+    order = sorted(fused, key=lambda r: (-fused[r], -dense[r]))
+    chosen = _diverse(index, order, k, config.max_per_article)
     hits = []
-    for rank, row in enumerate(order, 1):
+    for rank, row in enumerate(chosen, 1):
         chunk = index.chunks[row]
         article = index.articles[chunk.article_id]
         hits.append(Hit(
             text=chunk.text, score=round(float(fused[row]), 6), rank=rank, chunk_id=chunk.id,
             article_id=article.id, title=article.title, source=article.source,
             published=article.published, url=article.url, start=chunk.start, end=chunk.end,
+            hints=tuple(label for label, m in applied if m[row]),
         ))
     return hits
+
+
+def _diverse(index: Index, order: list[int], k: int, per_article: int) -> list[int]:
+    """The first ``k`` of ``order`` with at most ``per_article`` chunks per article,
+    topped up from the rest when there are too few other articles."""
+    taken: dict[int, int] = {}
+    chosen: list[int] = []
+    spill: list[int] = []
+    for row in order:
+        article = int(index.chunk_article[row])
+        if taken.get(article, 0) < per_article:
+            taken[article] = taken.get(article, 0) + 1
+            chosen.append(row)
+            if len(chosen) == k:
+                return chosen
+        else:
+            spill.append(row)
+    return chosen + spill[: k - len(chosen)]

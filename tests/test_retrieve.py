@@ -56,3 +56,62 @@ def test_filters_fail_closed(bundled_index):
 def test_bad_date_filter_is_a_clear_error(bundled_index):
     with pytest.raises(QuestionError, match="since"):
         rag.search("trade", index=bundled_index, since="yesterday-ish")
+
+
+def _tagged_index(tmp_path_factory):
+    """A small real index: two outlets, dated, several articles each."""
+    import json
+
+    corpus = tmp_path_factory.mktemp("outlets")
+    records = []
+    for i in range(4):
+        records.append({"title": f"Alpha {i}", "source": "Alpha Wire",
+                        "published_at": f"2023-10-0{i + 1}",
+                        "body": f"Alpha report {i}: the river port handled {i + 3} ships of grain "
+                                "this week, harbour officials said."})
+        records.append({"title": f"Beta {i}", "source": "Beta Post",
+                        "published_at": f"2023-11-0{i + 1}",
+                        "body": f"Beta report {i}: grain ships at the river port numbered "
+                                f"{i + 10} as the season ended, the port authority said."})
+    (corpus / "news.json").write_text(json.dumps(records))
+    target = tmp_path_factory.mktemp("outlets-index")
+    rag.build_index([corpus], target, progress=False)
+    return rag.load_index(target)
+
+
+@pytest.fixture(scope="module")
+def outlet_index(tmp_path_factory):
+    return _tagged_index(tmp_path_factory)
+
+
+def test_named_outlet_steers_and_is_reported(outlet_index):
+    hits = rag.search("How many grain ships did Beta Post report at the river port?", k=3,
+                      index=outlet_index)
+    assert hits[0].source == "Beta Post"
+    assert "outlet named: Beta Post" in hits[0].hints
+    answer = rag.ask("How many grain ships did Beta Post report?", index=outlet_index)
+    assert "outlet named: Beta Post" in answer.hints
+
+
+def test_two_outlets_both_get_evidence(outlet_index):
+    hits = rag.search("Did Alpha Wire and Beta Post agree on grain ships at the port?", k=4,
+                      index=outlet_index)
+    assert {h.source for h in hits[:4]} == {"Alpha Wire", "Beta Post"}
+
+
+def test_latest_prefers_recent_articles(outlet_index):
+    hits = rag.search("What is the latest count of grain ships at the river port?", k=3,
+                      index=outlet_index)
+    assert hits[0].published and hits[0].published >= "2023-11-01"
+
+
+def test_hints_can_be_switched_off(outlet_index):
+    hits = rag.search("Beta Post grain ships", k=3, index=outlet_index,
+                      config=Config(hints=False))
+    assert all(h.hints == () for h in hits)
+
+
+def test_one_article_cannot_crowd_out_the_others(bundled_index):
+    hits = rag.search("North Korea China relations", k=6, index=bundled_index,
+                      config=Config(max_per_article=1))
+    assert len({h.article_id for h in hits}) == 5  # all five articles before any repeat

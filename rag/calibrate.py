@@ -1,0 +1,168 @@
+"""Measure the composer's weights and abstention threshold, and record them.
+
+``python -m rag.calibrate`` (or ``rag calibrate``) scores every candidate
+sentence of a *development* half of the seed questions (odd ids) plus a few
+off-topic questions, searches a small grid of weights, and keeps the setting
+that answers the most answerable questions (gold string in the chosen quotes)
+while abstaining best on the unanswerable ones (F1), subject to abstaining on
+every off-topic question. The even-id half is reported as held out. The result
+is written to ``rag/data/calibration.json`` with the figures that justify it.
+Nothing is tuned per question: the grid is coarse and the objective is global.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .answer import Candidate, Weights, candidates, missing_names, sentence_text
+from .api import get_index, question_hints
+from .config import Config
+from .index import Index
+from .retrieve import retrieve
+
+REPO = Path(__file__).resolve().parents[1]
+GRID = {
+    "sentence": [0.4, 0.5, 0.6],
+    "passage": [0.0, 0.15, 0.3],
+    "lexical": [0.1, 0.25, 0.4],
+    "wrong_type": [0.0, 0.1, 0.2],
+    "missing_name": [0.0, 0.3],
+}
+THRESHOLDS = [round(t, 2) for t in np.arange(0.15, 0.75, 0.01)]
+#: The threshold must clear every off-topic question's confidence by this much,
+#: so that off-topic questions unlike the calibration ones are abstained too.
+OFFTOPIC_MARGIN = 0.05
+
+
+@dataclass
+class Case:
+    qid: str
+    kind: str  # "answerable", "unanswerable" or "offtopic"
+    cands: list[Candidate]
+    gold: list[bool]  # per candidate: holds a gold answer string
+    missing: float
+
+
+def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Path) -> list[Case]:
+    """Retrieve once per question and keep the candidates' signals."""
+    cases = []
+    records = [json.loads(x) for x in seed_path.read_text().splitlines() if x.strip()]
+    records += [{**json.loads(x), "type": "offtopic", "answers": []}
+                for x in offtopic_path.read_text().splitlines() if x.strip()]
+    embedder = index.embedder()
+    for r in records:
+        q = r["question"]
+        vector = embedder.encode_query(q)
+        hits = retrieve(index, q, vector, k=config.k, config=config,
+                        hints=question_hints(index, q))
+        cands = candidates(index, q, vector, hits)
+        answers = [a.lower() for a in r["answers"]]
+        gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]
+        kind = {"unanswerable": "unanswerable", "offtopic": "offtopic"}.get(r["type"],
+                                                                           "answerable")
+        cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits)))
+    return cases
+
+
+def _decisions(cases: list[Case], w: Weights, max_quotes: int) -> list[tuple[float, bool]]:
+    """(confidence, gold string among the quotes) per case, as compose() would pick."""
+    out = []
+    for case in cases:
+        if not case.cands:
+            out.append((-1.0, False))
+            continue
+        scores = np.array([c.score(w) for c in case.cands])
+        order = np.argsort(-scores, kind="stable")
+        best = float(scores[order[0]])
+        picked = [i for i in order[:max_quotes] if scores[i] >= w.relative_floor * best]
+        out.append((best - w.missing_name * case.missing, any(case.gold[i] for i in picked)))
+    return out
+
+
+def score(cases: list[Case], w: Weights, max_quotes: int) -> dict[str, float]:
+    """Answer rate, abstention precision/recall/F1 and off-topic abstention at ``w``."""
+    decided = _decisions(cases, w, max_quotes)
+    ans = [(c, g) for case, (c, g) in zip(cases, decided, strict=True)
+           if case.kind == "answerable"]
+    una = [c for case, (c, _) in zip(cases, decided, strict=True) if case.kind == "unanswerable"]
+    off = [c for case, (c, _) in zip(cases, decided, strict=True) if case.kind == "offtopic"]
+    t = w.threshold
+    right = sum(1 for c, g in ans if g and c >= t) / max(1, len(ans))
+    false_abstain = sum(1 for c, _ in ans if c < t)
+    true_abstain = sum(1 for c in una if c < t)
+    precision = true_abstain / (true_abstain + false_abstain) if true_abstain else 0.0
+    recall = true_abstain / max(1, len(una))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"answered_right": right, "false_abstention": false_abstain / max(1, len(ans)),
+            "abstention_precision": precision, "abstention_recall": recall,
+            "abstention_f1": f1,
+            "offtopic_abstained": sum(1 for c in off if c < t) / max(1, len(off)),
+            "offtopic_max_confidence": max(off, default=-1.0)}
+
+
+def search_grid(cases: list[Case], max_quotes: int) -> tuple[Weights, dict[str, float]]:
+    best: tuple[float, Weights, dict[str, float]] | None = None
+    for values in itertools.product(*GRID.values()):
+        base = Weights(**dict(zip(GRID, values, strict=True)))
+        for t in THRESHOLDS:
+            w = replace(base, threshold=t)
+            s = score(cases, w, max_quotes)
+            if s["offtopic_max_confidence"] + OFFTOPIC_MARGIN > t:
+                continue
+            objective = s["answered_right"] + s["abstention_f1"]
+            if best is None or objective > best[0] + 1e-9:
+                best = (objective, w, s)
+    if best is None:
+        raise RuntimeError("no setting abstains on every off-topic question with the margin")
+    return best[1], best[2]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rag calibrate", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", default=str(REPO / "eval" / "seed_questions.jsonl"))
+    parser.add_argument("--offtopic", default=str(REPO / "eval" / "offtopic_questions.jsonl"))
+    parser.add_argument("--write", action="store_true", help="update rag/data/calibration.json")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    config = Config()
+    index = get_index(None)
+    cases = load_cases(index, config, Path(args.seed), Path(args.offtopic))
+    dev = [c for c in cases if c.kind == "offtopic" or int(c.qid.lstrip("s")) % 2 == 1]
+    held = [c for c in cases if c.kind != "offtopic" and int(c.qid.lstrip("s")) % 2 == 0]
+    weights, dev_scores = search_grid(dev, config.max_quotes)
+    held_scores = score(held + [c for c in cases if c.kind == "offtopic"], weights,
+                        config.max_quotes)
+    report: dict[str, Any] = {
+        "weights": weights.to_dict(),
+        "measured": datetime.now(UTC).date().isoformat(),
+        "method": "grid search on the seed set's odd ids plus eval/offtopic_questions.jsonl; "
+                  "objective answered_right + abstention_f1, every off-topic abstained "
+                  f"with a margin of {OFFTOPIC_MARGIN}",
+        "dev": {k: round(v, 3) for k, v in dev_scores.items()},
+        "held_out_even_ids": {k: round(v, 3) for k, v in held_scores.items()},
+    }
+    print(json.dumps(report, indent=2))
+    if args.write:
+        path = Path(str(resources.files("rag") / "data" / "calibration.json"))
+        data = json.loads(path.read_text())
+        data.setdefault("models", {})[index.model] = report
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, path)
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

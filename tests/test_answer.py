@@ -1,0 +1,44 @@
+import numpy as np
+
+import rag
+from rag.answer import Weights, answer_type, calibrated_weights, compose, missing_names
+from rag.config import Config
+from rag.records import Hit
+
+
+def test_answer_types():
+    assert answer_type("How many staff arrived?") == "number"
+    assert answer_type("What percentage of trade is with China?") == "number"
+    assert answer_type("When did the border close?") == "date"
+    assert answer_type("Who met Sun Weidong?") == "person"
+    assert answer_type("Where did Kim have lunch?") == "place"
+    assert answer_type("Why does it matter?") is None
+
+
+def test_missing_names_counts_names_absent_from_passages():
+    hit = Hit(text="Kim met Xi in Beijing.", score=1, rank=1, chunk_id="c", article_id="a",
+              title=None, source=None, published=None, url=None, start=0, end=22)
+    assert missing_names("Did Kim meet Xi?", [hit]) == 0.0
+    assert missing_names("What is the capital of France?", [hit]) == 1.0
+    assert missing_names("what happened?", [hit]) == 0.0
+
+
+def test_calibration_is_recorded_for_the_default_model():
+    weights = calibrated_weights(Config().model)
+    assert weights != Weights() or weights.threshold > 0
+    assert 0 < weights.threshold < 1
+
+
+def test_threshold_override_forces_abstention(bundled_index):
+    question = "Who did Pak Myong Ho meet?"
+    vector = bundled_index.embedder().encode_query(question)
+    hits = rag.search(question, index=bundled_index)
+    normal = compose(bundled_index, question, vector, hits, Config())
+    assert not normal.abstained and "Sun Weidong" in normal.text
+    strict = compose(bundled_index, question, vector, hits, Config(abstain_threshold=5.0))
+    assert strict.abstained and strict.hits and not strict.citations
+
+
+def test_no_hits_abstains(bundled_index):
+    answer = compose(bundled_index, "anything", np.zeros(384, dtype=np.float32), [], Config())
+    assert answer.abstained and answer.text.startswith("The articles don't")
