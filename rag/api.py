@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeAlias
 
 from .answer import compose
 from .articles import bundled_corpus_dir
@@ -18,7 +19,7 @@ from .index import CURRENT, Index, build_index, load_index, resolve_build
 from .records import Answer, Hit
 from .retrieve import Filters, retrieve, validate_k, validate_question
 
-IndexLike = Index | str | Path | None
+IndexLike: TypeAlias = "Index | str | Path | None"
 
 
 def default_index_dir() -> Path:

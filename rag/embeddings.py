@@ -104,6 +104,57 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_with_spans(
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        *,
+        progress: bool = False,
+        batch: int = 64,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors for ``texts`` plus a vector per character span of each text.
+
+        A span's vector is the normalised mean of the model's contextual token
+        embeddings inside it, taken from the same forward pass as the text's own
+        vector: sentence vectors come at no extra model cost.
+        """
+        self.warm_up()
+        dim = self.dimension
+        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        span_vectors: list[np.ndarray] = []
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), desc="embedding", unit="chunk")
+        for lo in range(0, len(texts), batch):
+            part = texts[lo: lo + batch]
+            outputs = self._model.encode(part, batch_size=self.batch_size, output_value=None,
+                                         convert_to_numpy=False, show_progress_bar=False)
+            for j, out in enumerate(outputs):
+                i = lo + j
+                vectors[i] = out["sentence_embedding"].float().numpy()
+                n = int(out["attention_mask"].sum())
+                tokens = out["token_embeddings"][:n].float().numpy()
+                offsets = self.tokenizer(texts[i], return_offsets_mapping=True,
+                                         add_special_tokens=True,
+                                         verbose=False)["offset_mapping"][:n]
+                starts = np.array([a for a, _ in offsets])
+                ends = np.array([b for _, b in offsets])
+                real = ends > starts  # special tokens have empty offsets
+                rows = np.zeros((len(spans[i]), dim), dtype=np.float32)
+                for r, (s, e) in enumerate(spans[i]):
+                    inside = real & (starts >= s) & (ends <= e)
+                    v = tokens[inside].mean(axis=0) if inside.any() else vectors[i]
+                    rows[r] = v / (np.linalg.norm(v) or 1.0)
+                span_vectors.append(rows)
+            if bar is not None:
+                bar.update(len(part))
+        if bar is not None:
+            bar.close()
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors, span_vectors
+
     def encode_query(self, text: str) -> np.ndarray:
         """One normalised vector for a question."""
         return self.encode([text])[0]

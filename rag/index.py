@@ -62,6 +62,10 @@ _FILES = (
 )
 
 
+#: How sentence vectors are made; vectors made another way are not reused.
+SENTENCE_VECTORS = "mean of the chunk's contextual token embeddings over the sentence"
+
+
 def _text_key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -461,8 +465,29 @@ def _build_lock(root: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _sentence_key(chunk_text: str, start: int, end: int) -> str:
+    return _text_key(f"{chunk_text}\x1f{start}:{end}")
+
+
+def _containing_chunks(chunks: list[Chunk], sentences: np.ndarray,
+                       articles: list[Article]) -> list[int]:
+    """For each sentence row, the first chunk of its article that contains it (or -1)."""
+    by_article: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        by_article.setdefault(c.article_id, []).append(i)
+    owner = []
+    for a, s, e in sentences.tolist():
+        found = -1
+        for i in by_article.get(articles[a].id, []):
+            if chunks[i].start <= s and e <= chunks[i].end:
+                found = i
+                break
+        owner.append(found)
+    return owner
+
+
 def _previous_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]:
-    """Vectors of the current build keyed by text hash, to skip re-embedding.
+    """Vectors of the current build keyed by content, to skip re-embedding.
 
     A damaged or incompatible current build is simply not reused.
     """
@@ -470,13 +495,68 @@ def _previous_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]
         index = load_index(root)
     except RagError:
         return {}
-    if index.model != model or index.chunk_vectors.shape[1:] != (dim,):
+    if (index.model != model or index.chunk_vectors.shape[1:] != (dim,)
+            or index.manifest.get("sentence_vectors") != SENTENCE_VECTORS):
         return {}
     cache = {_text_key(c.text): index.chunk_vectors[i] for i, c in enumerate(index.chunks)}
-    for row, (a, s, e) in enumerate(index.sentences):
-        text = index.article_list[a].text[s:e]
-        cache.setdefault(_text_key(text), index.sentence_vectors[row])
+    owner = _containing_chunks(index.chunks, index.sentences, index.article_list)
+    for row, ((a, s, e), i) in enumerate(zip(index.sentences.tolist(), owner, strict=True)):
+        if i >= 0:
+            c = index.chunks[i]
+            key = _sentence_key(c.text, s - c.start, e - c.start)
+        else:
+            key = _text_key(index.article_list[a].text[s:e])
+        cache.setdefault(key, index.sentence_vectors[row])
     return cache
+
+
+def _embed(
+    embedder: Embedder,
+    articles: list[Article],
+    chunks: list[Chunk],
+    sentences: np.ndarray,
+    cache: dict[str, np.ndarray],
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Chunk and sentence vectors; returns (chunks, sentences, embedded, reused).
+
+    A sentence inside a chunk gets its vector from that chunk's forward pass
+    (the mean of its contextual token embeddings), so sentences cost no extra
+    model calls; the rare sentence that straddles chunks is encoded on its own.
+    """
+    owner = _containing_chunks(chunks, sentences, articles)
+    spans: list[list[tuple[int, int]]] = [[] for _ in chunks]
+    keys: list[str] = []
+    for (a, s, e), i in zip(sentences.tolist(), owner, strict=True):
+        if i >= 0:
+            c = chunks[i]
+            spans[i].append((s - c.start, e - c.start))
+            keys.append(_sentence_key(c.text, s - c.start, e - c.start))
+        else:
+            keys.append(_text_key(articles[a].text[s:e]))
+    chunk_keys = [_text_key(c.text) for c in chunks]
+    todo = [i for i, c in enumerate(chunks)
+            if chunk_keys[i] not in cache or any(
+                _sentence_key(c.text, s, e) not in cache for s, e in spans[i])]
+    if todo:
+        vecs, span_vecs = embedder.encode_with_spans(
+            [chunks[i].text for i in todo], [spans[i] for i in todo], progress=progress)
+        for i, v, sv in zip(todo, vecs, span_vecs, strict=True):
+            cache[chunk_keys[i]] = v
+            for (s, e), row in zip(spans[i], sv, strict=True):
+                cache[_sentence_key(chunks[i].text, s, e)] = row
+    orphans = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
+    if orphans:
+        texts = [articles[a].text[s:e] for a, s, e in sentences[orphans].tolist()]
+        for r, v in zip(orphans, embedder.encode(texts), strict=True):
+            cache[keys[r]] = v
+    dim = embedder.dimension
+    chunk_vectors = (np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunks
+                     else np.zeros((0, dim), dtype=np.float32))
+    sentence_vectors = (np.stack([cache[k] for k in keys]).astype(np.float32) if keys
+                        else np.zeros((0, dim), dtype=np.float32))
+    return (np.ascontiguousarray(chunk_vectors), sentence_vectors, len(todo) + len(orphans),
+            len(chunks) - len(todo))
 
 
 def _write_error(root: Path, exc: OSError) -> RagError:
@@ -549,25 +629,15 @@ def build_from_articles(
         articles = sorted(articles, key=lambda a: (a.published or "", a.id))
         chunks = [c for a in articles for c in chunker.chunk(a)]
         sentences = _sentence_rows(articles)
-        sentence_texts = [articles[a].text[s:e] for a, s, e in sentences]
 
         cache = _previous_vectors(root, config.model, embedder.dimension)
-        texts = [c.text for c in chunks] + sentence_texts
-        keys = [_text_key(t) for t in texts]
-        missing = sorted({k: i for i, k in reversed(list(enumerate(keys)))
-                          if k not in cache}.values())
         stage("embedding", 0.1)
         embed_started = time.perf_counter()
-        if missing:
-            fresh = embedder.encode([texts[i] for i in missing], progress=progress)
-            for i, vector in zip(missing, fresh, strict=True):
-                cache[keys[i]] = vector
+        chunk_vectors, sentence_vectors32, embedded, reused = _embed(
+            embedder, articles, chunks, sentences, cache, progress)
         embed_seconds = time.perf_counter() - embed_started
         dim = embedder.dimension
-        vectors = np.stack([cache[k] for k in keys]).astype(np.float32) if keys else (
-            np.zeros((0, dim), dtype=np.float32))
-        chunk_vectors = np.ascontiguousarray(vectors[: len(chunks)])
-        sentence_vectors = vectors[len(chunks):].astype(np.float16)
+        sentence_vectors = sentence_vectors32.astype(np.float16)
 
         stage("writing", 0.9)
         flat = faiss.IndexFlatIP(dim)
@@ -624,6 +694,7 @@ def build_from_articles(
                     "tokenizer": config.model,
                 },
                 "similarity": "inner product over L2-normalised vectors (cosine)",
+                "sentence_vectors": SENTENCE_VECTORS,
                 "corpus_hash": corpus_hash,
                 "counts": {
                     "articles": len(articles),
@@ -663,7 +734,7 @@ def build_from_articles(
                for a in articles if a.dropped}
     return BuildReport(
         index_dir=root, build_dir=final, articles=len(articles), chunks=len(chunks),
-        sentences=len(sentences), embedded=len(missing), reused=len(keys) - len(missing),
+        sentences=len(sentences), embedded=embedded, reused=reused,
         seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
         problems=list(problems or []), dropped=dropped,
     )
