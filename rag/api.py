@@ -150,8 +150,9 @@ def ask(
     hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints)
     retrieved = time.perf_counter()
     answer = compose(idx, question, vector, hits, cfg)
-    if cfg.hints and hints.any:
-        answer = dataclasses.replace(answer, hints=hints.describe())
+    applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))
+    if applied:
+        answer = dataclasses.replace(answer, hints=applied)
     done = time.perf_counter()
     answer.timings_ms.update({
         "encode": round((encoded - started) * 1000, 2),

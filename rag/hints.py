@@ -99,14 +99,14 @@ def find_outlets(question: str, sources: list[str]) -> tuple[tuple[str, ...], ..
 
 
 def _year_for(month: int, span: tuple[str, str] | None) -> int | None:
+    """The latest year in which ``month`` overlaps the corpus's date span, if any."""
     if span is None:
         return None
     lo, hi = date.fromisoformat(span[0]), date.fromisoformat(span[1])
     for year in range(hi.year, lo.year - 1, -1):
-        first = date(year, month, 1)
-        if first <= hi and (first.replace(day=28) + timedelta(days=4)).replace(day=1) > lo:
+        if date(year, month, 1) <= hi and _month_end(year, month) >= lo:
             return year
-    return hi.year
+    return None
 
 
 def _month_end(year: int, month: int) -> date:
