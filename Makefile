@@ -1,5 +1,5 @@
 # One command sets everything up and runs the job; one sets up and runs the checks.
-#   make demo   - install (first time), build the bundled index, open the chat
+#   make demo   - install (first time), build the bundled index, open the chat in a browser
 #   make test   - install (first time), then lint (ruff), types (mypy) and tests (pytest)
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,6 +21,10 @@ setup: $(BIN)/.installed
 
 demo: setup
 	$(BIN)/rag build --quiet
+	$(BIN)/rag ask "By how much did Chinese exports to North Korea rise in September?"
+	$(BIN)/rag serve
+
+ask: setup
 	$(BIN)/rag ask "By how much did Chinese exports to North Korea rise in September?"
 
 # Headless Chromium for the browser test (Debian packages; needs root, as in CI).

@@ -38,6 +38,16 @@ def default_index_dir() -> Path:
     return cache / "rag" / "index"
 
 
+def default_corpus_paths(index_dir: Path) -> list[Path]:
+    """What the default index holds: the bundled articles plus any added to it.
+
+    Articles added through the chat are kept in ``<index>/corpus/``, so a
+    rebuild of the default index keeps them.
+    """
+    added = index_dir / "corpus"
+    return [bundled_corpus_dir()] + ([added] if added.is_dir() and any(added.iterdir()) else [])
+
+
 # Loaded indexes, keyed by build folder: loading takes a while, answering must
 # not. A rebuild changes CURRENT, so the next call picks up the new build.
 _LOADED: dict[tuple[Path, str | None], Index] = {}
@@ -69,11 +79,11 @@ def get_index(index: IndexLike = None, *, config: Config | None = None) -> Index
     root = default_index_dir()
     with _DEFAULT_BUILD_LOCK:
         if not (root / CURRENT).is_file():
-            build_index([bundled_corpus_dir()], root, config=config, progress=False)
+            build_index(default_corpus_paths(root), root, config=config, progress=False)
     try:
         return _load_cached(root, config)
     except IndexNotFoundError:  # pragma: no cover - removed between build and load
-        build_index([bundled_corpus_dir()], root, config=config, progress=False)
+        build_index(default_corpus_paths(root), root, config=config, progress=False)
         return _load_cached(root, config)
 
 

@@ -34,13 +34,12 @@ def _print_build(report: object, verbose: bool) -> None:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .api import default_index_dir
-    from .articles import bundled_corpus_dir
+    from .api import default_corpus_paths, default_index_dir
     from .config import Config
     from .index import build_index
 
-    paths = args.paths or [bundled_corpus_dir()]
     index_dir = Path(args.index) if args.index else default_index_dir()
+    paths = args.paths or default_corpus_paths(index_dir)
     config = Config(chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap)
     report = build_index(paths, index_dir, config=config, progress=not args.quiet)
     _print_build(report, args.verbose)

@@ -1,0 +1,147 @@
+"""The chat in headless Chromium: an answer, its evidence card, the highlighted
+quote, and an article containing ``<script>`` shown as text.
+
+Uses Debian's ``chromium`` (``apt-get install chromium``) through the
+playwright Python package. Skipped when Chromium or playwright is missing,
+unless ``RAG_REQUIRE_BROWSER=1``, in which case that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui_fixtures import (
+    BOLD,
+    EXPORTS_FACT,
+    EXPORTS_QUESTION,
+    SCRIPT,
+    SPICE_QUESTION,
+    SPICE_QUOTE,
+    running_app,  # noqa: F401 - a fixture
+    ui_index,  # noqa: F401 - a fixture
+)
+
+CHROMIUM = os.environ.get("RAG_CHROMIUM", "/usr/bin/chromium")
+REQUIRED = os.environ.get("RAG_REQUIRE_BROWSER") == "1"
+#: Messages of any alert/confirm/prompt the page opened (there must be none).
+DIALOGS: list[str] = []
+#: Requests the page made to anywhere but the app (an offline tool makes none).
+EXTERNAL: list[str] = []
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+def _unavailable() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def page(request: pytest.FixtureRequest) -> Iterator[Any]:
+    reason = _unavailable()
+    if reason:
+        if REQUIRED:
+            pytest.fail(f"RAG_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    from ui.screenshot import CHROMIUM_ARGS
+
+    # Only now start the app (building the index): a skip costs nothing.
+    url, _ = request.getfixturevalue("running_app")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1100, "height": 800})
+            tab.on("dialog", lambda d: (DIALOGS.append(d.message), d.dismiss()))
+            tab.on("request", lambda r: None if r.url.startswith((url.rstrip("/"), "data:",
+                                                                    "blob:"))
+                   else EXTERNAL.append(r.url))
+            tab.set_default_timeout(30_000)
+            tab.goto(url, wait_until="networkidle")
+            yield tab
+        finally:
+            browser.close()
+
+
+def _ask(page: Any, question: str) -> Any:
+    """Type ``question``, press Enter, and return the locator of the new answer."""
+    before = page.locator("#rag-chat .rag-answer").count()
+    box = page.locator("#rag-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    deadline = time.monotonic() + 30
+    while page.locator("#rag-chat .rag-answer").count() <= before:
+        assert time.monotonic() < deadline, "no answer appeared within 30 s"
+        page.wait_for_timeout(100)
+    return page.locator("#rag-chat .rag-answer").last
+
+
+def test_empty_chat_suggests_questions(page: Any) -> None:
+    assert page.get_by_text("Ask a question about the news articles").first.is_visible()
+    assert page.get_by_text(EXPORTS_QUESTION).first.is_visible()
+    assert "Benzinga" in page.locator(".rag-info").inner_text()
+
+
+def test_answer_card_and_highlighted_quote(page: Any) -> None:
+    answer = _ask(page, EXPORTS_QUESTION)
+    assert EXPORTS_FACT in answer.locator(".rag-answer-text").inner_text()
+    card = answer.locator(".rag-card").first
+    assert card.is_visible()
+    mark = card.locator(".rag-context mark")
+    assert mark.count() == 1 and EXPORTS_FACT in mark.inner_text()
+    assert card.locator(".rag-ref").first.inner_text() == "[1]"
+    # The whole article opens on click, the same quote highlighted in it.
+    article = card.locator("details.rag-full .rag-article")
+    assert not article.is_visible()
+    card.locator("details.rag-full summary").click()
+    assert article.is_visible()
+    assert article.locator("mark").inner_text() == mark.inner_text()
+    assert len(article.inner_text()) > len(card.locator(".rag-context").inner_text())
+
+
+def test_article_with_script_is_shown_as_text(page: Any) -> None:
+    answer = _ask(page, f"{SCRIPT} {SPICE_QUESTION}")
+    card = answer.locator(".rag-card").first
+    quote = card.locator(".rag-context mark").inner_text()
+    assert SCRIPT in quote and SPICE_QUOTE in " ".join(quote.split())
+    card.locator("details.rag-full summary").click()
+    whole = card.locator(".rag-article").inner_text()
+    assert SCRIPT in whole and BOLD in whole and '<img src=x onerror="alert(2)">' in whole
+    assert "Zanzibar clove <b>prices</b> climb" in card.locator(".rag-title").inner_text()
+    # The question is shown as typed, as text.
+    asked = page.locator("#rag-chat .rag-question").last.inner_text()
+    assert asked.startswith(SCRIPT)
+    # Nothing was injected or run.
+    page.wait_for_timeout(300)
+    chat = page.locator("#rag-chat")
+    assert chat.locator("script").count() == 0
+    assert chat.locator("img[src='x']").count() == 0
+    assert chat.locator("b").count() == 0 and chat.locator(".rag-card i").count() == 0
+    assert DIALOGS == []
+
+
+def test_abstention_is_labelled(page: Any) -> None:
+    answer = _ask(page, "Who won the 1998 football world cup?")
+    assert "no answer" in answer.locator(".rag-abstain").inner_text().lower()
+    assert answer.locator(".rag-not-answer").count() >= 1
+    assert "not answer" in answer.inner_text()
+
+
+def test_nothing_is_fetched_from_elsewhere(page: Any) -> None:
+    assert EXTERNAL == []

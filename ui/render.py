@@ -1,0 +1,330 @@
+"""HTML for the chat: answers, evidence cards, abstentions and the index panel.
+
+Plain functions, no Gradio: they are unit-tested without a browser.
+
+Every piece of article text, metadata and question is passed through
+``html.escape`` before it is put into HTML, so an article containing
+``<script>`` shows that text instead of running it. The HTML produced here
+contains no newline at all: the chat renders messages as Markdown, and a
+Markdown HTML block ends at a blank line, after which article text would be
+parsed as Markdown. Newlines of the article become ``<br>``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from rag.records import Answer, Article, Citation, Hit
+
+#: Characters of surrounding text shown on each side of a quote in a card.
+CONTEXT_CHARS = 300
+#: Longer articles are shown as a window around the quote when opened, so one
+#: huge upload cannot make every answer that cites it megabytes of HTML.
+MAX_ARTICLE_CHARS = 60_000
+#: Closest passages shown when the articles do not answer the question.
+MAX_CLOSEST = 3
+#: Characters of a closest passage shown before its card is opened.
+PASSAGE_PREVIEW_CHARS = 500
+
+# A sentence ends with . ! ? or … (maybe followed by closing quotes or brackets)
+# and then white space; a blank line ends one too. A single line break does
+# not: many articles are hard-wrapped in mid-sentence.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)|\n[ \t]*\n")
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def esc(value: object) -> str:
+    """``value`` as HTML text: escaped (quotes too), line breaks as ``<br>``."""
+    text = html.escape(str(value), quote=True)
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is a plain http(s) link, else None (no ``javascript:`` links)."""
+    if not url:
+        return None
+    url = url.strip()
+    parsed = urlparse(url)
+    if parsed.scheme.lower() not in {"http", "https"} or not parsed.netloc:
+        return None
+    return url
+
+
+def context_span(text: str, start: int, end: int, radius: int = CONTEXT_CHARS) -> tuple[int, int]:
+    """The span around ``text[start:end]`` to show with it: about ``radius`` characters
+    each side, trimmed to sentence boundaries when there is one (else to a word)."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    lo = max(0, start - radius)
+    if lo > 0:
+        # Begin after the first sentence end in the window, so the context opens
+        # on a whole sentence; failing that, on a whole word.
+        first = next(_SENTENCE_END.finditer(text, lo, start), None)
+        if first is not None:
+            lo = first.end()
+        else:
+            space = text.find(" ", lo, start)
+            lo = space + 1 if space >= 0 else start
+        while lo < start and text[lo].isspace():
+            lo += 1
+    hi = min(len(text), end + radius)
+    if hi < len(text):
+        ends = list(_SENTENCE_END.finditer(text, end, hi))
+        if ends:
+            last = ends[-1]
+            hi = last.start() if last.group().startswith("\n") else last.end()
+        else:
+            space = text.rfind(" ", end, hi)
+            hi = space if space >= 0 else end
+        while hi > end and text[hi - 1].isspace():
+            hi -= 1
+    return lo, hi
+
+
+def highlight(text: str, start: int, end: int, lo: int = 0, hi: int | None = None,
+              mark_class: str = "") -> str:
+    """``text[lo:hi]`` as escaped HTML with exactly ``text[start:end]`` in ``<mark>``."""
+    hi = len(text) if hi is None else hi
+    start, end = max(lo, start), min(hi, end)
+    attr = f' class="{esc(mark_class)}"' if mark_class else ""
+    return (
+        ("… " if lo > 0 else "")
+        + esc(text[lo:start])
+        + f"<mark{attr}>{esc(text[start:end])}</mark>"
+        + esc(text[end:hi])
+        + (" …" if hi < len(text) else "")
+    )
+
+
+def _meta_line(source: str | None, published: str | None, url: str | None) -> str:
+    parts = [f'<span class="rag-outlet">{esc(source or "unknown outlet")}</span>',
+             f'<span class="rag-date">{esc(published[:10] if published else "undated")}</span>']
+    link = safe_url(url)
+    if link:
+        parts.append(f'<a class="rag-link" href="{esc(link)}" target="_blank" '
+                     f'rel="noopener noreferrer">{esc(link)}</a>')
+    return '<div class="rag-meta">' + " · ".join(parts) + "</div>"
+
+
+def _title(title: str | None, article: Article | None, article_id: str) -> str:
+    if title:
+        return title
+    if article is not None and article.path:
+        return f"Untitled article ({article.label})"
+    return f"Untitled article {article_id}"
+
+
+def _whole_article(article: Article, start: int, end: int, mark_class: str = "",
+                   what: str = "quote") -> str:
+    """The article in a ``<details>`` element, the span ``start:end`` highlighted."""
+    text = article.text
+    lo, hi = 0, len(text)
+    note = ""
+    if len(text) > MAX_ARTICLE_CHARS:
+        half = MAX_ARTICLE_CHARS // 2
+        lo = max(0, min(start - half, len(text) - MAX_ARTICLE_CHARS))
+        hi = min(len(text), lo + MAX_ARTICLE_CHARS)
+        note = (f'<div class="rag-note">The article has {len(text):,} characters; '
+                f"characters {lo:,}–{hi:,} are shown.</div>")
+    where = f"characters {start:,}–{end:,}"
+    return (
+        '<details class="rag-full"><summary>Read the whole article '
+        f'<span class="rag-where">({what} at {where})</span></summary>'
+        f'{note}<div class="rag-article">{highlight(text, start, end, lo, hi, mark_class)}</div>'
+        "</details>"
+    )
+
+
+def render_citation(citation: Citation, article: Article | None) -> str:
+    """One evidence card: the quote highlighted in its surrounding sentences,
+    outlet, title, date and link, and the whole article when opened."""
+    title = _title(citation.title, article, citation.article_id)
+    head = (f'<div class="rag-card-head"><span class="rag-ref">[{citation.n}]</span> '
+            f'<span class="rag-title">{esc(title)}</span></div>')
+    meta = _meta_line(citation.source, citation.published, citation.url)
+    if article is not None and article.text[citation.start:citation.end] == citation.quote:
+        lo, hi = context_span(article.text, citation.start, citation.end)
+        context = highlight(article.text, citation.start, citation.end, lo, hi)
+        full = _whole_article(article, citation.start, citation.end)
+    else:
+        # The index changed under the answer (an upload rebuilt it): the quote
+        # is still exact, only its surroundings are unavailable.
+        context = f"<mark>{esc(citation.quote)}</mark>"
+        full = ""
+    return (f'<div class="rag-card" data-n="{citation.n}">{head}{meta}'
+            f'<blockquote class="rag-context">{context}</blockquote>{full}</div>')
+
+
+def render_passage(hit: Hit, article: Article | None) -> str:
+    """A card for a retrieved passage that does *not* answer the question."""
+    title = _title(hit.title, article, hit.article_id)
+    text = " ".join(hit.text.split())
+    if len(text) > PASSAGE_PREVIEW_CHARS:
+        cut = text.rfind(" ", 0, PASSAGE_PREVIEW_CHARS)
+        text = text[: cut if cut > 0 else PASSAGE_PREVIEW_CHARS] + "…"
+    full = ""
+    if article is not None and article.text[hit.start:hit.end] == hit.text:
+        full = _whole_article(article, hit.start, hit.end, mark_class="rag-weak",
+                              what="passage")
+    return (
+        '<div class="rag-card rag-not-answer">'
+        '<div class="rag-card-head"><span class="rag-badge">does not answer</span> '
+        f'<span class="rag-title">{esc(title)}</span></div>'
+        f"{_meta_line(hit.source, hit.published, hit.url)}"
+        f'<blockquote class="rag-context">{esc(text)}</blockquote>{full}</div>'
+    )
+
+
+def render_answer_text(answer: Answer) -> str:
+    """The answer's text, escaped, with its ``[n]`` markers styled."""
+    known = {c.n for c in answer.citations}
+
+    def marker(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        return f'<sup class="rag-ref">[{n}]</sup>' if n in known else match.group(0)
+
+    return _MARKER.sub(marker, esc(answer.text))
+
+
+def render_answer(answer: Answer, index: Any) -> str:
+    """The chat message for ``answer``: its text with ``[n]`` markers, then one
+    evidence card per citation; or, for an abstention, a notice and the closest
+    passages labelled as not answering the question.
+
+    ``index`` is the loaded ``rag.Index`` the answer came from (for the article
+    texts around the quotes); None shows the quotes alone.
+    """
+    articles: dict[str, Article] = getattr(index, "articles", None) or {}
+    hints_html = ""
+    if answer.hints:
+        hints_html = ('<div class="rag-hints">Read from the question (to rank passages, '
+                      "not to filter them): "
+                      + "; ".join(esc(h) for h in answer.hints) + "</div>")
+    if answer.abstained:
+        closest = answer.hits[:MAX_CLOSEST]
+        cards = "".join(render_passage(h, articles.get(h.article_id)) for h in closest)
+        if closest:
+            passages = ('<div class="rag-section">Closest passages — these do '
+                        "<strong>not</strong> answer the question:</div>" + cards)
+        else:
+            passages = '<div class="rag-section">No passage matched (check the filters).</div>'
+        return (
+            '<div class="rag-answer rag-abstained">'
+            '<div class="rag-abstain"><span class="rag-badge">no answer</span> '
+            f"{esc(answer.text)}</div>{hints_html}{passages}</div>"
+        )
+    cards = "".join(render_citation(c, articles.get(c.article_id)) for c in answer.citations)
+    n = len(answer.citations)
+    return (
+        '<div class="rag-answer">'
+        f'<div class="rag-answer-text">{render_answer_text(answer)}</div>{hints_html}'
+        f'<div class="rag-section">Evidence ({n} quote{"s" if n != 1 else ""}, verbatim '
+        "from the articles):</div>"
+        f"{cards}</div>"
+    )
+
+
+def render_question(question: str) -> str:
+    """The user's question as a chat message: escaped, never rendered as HTML."""
+    return f'<div class="rag-question">{esc(question)}</div>'
+
+
+def render_error(message: str) -> str:
+    """An error shown in the chat (bad date, empty index...), escaped."""
+    return f'<div class="rag-error"><span class="rag-badge">error</span> {esc(message)}</div>'
+
+
+def _outlets(outlets: Sequence[str], most: int = 12) -> str:
+    if not outlets:
+        return "none stated"
+    shown = ", ".join(outlets[:most])
+    more = len(outlets) - most
+    return f"{shown} and {more} more ({len(outlets)} in all)" if more > 0 else shown
+
+
+def render_info(info: dict[str, Any], folder: object = None) -> str:
+    """The index panel: articles, chunks, outlets, date span, model, build time
+    (and ``folder``, the index folder, if given; else the build's own)."""
+    span = info.get("date_span")
+    outlets: Sequence[str] = info.get("outlets") or []
+    rows = [
+        ("Articles", f"{info.get('articles', 0):,}"),
+        ("Chunks", f"{info.get('chunks', 0):,}"),
+        ("Outlets", _outlets(outlets)),
+        ("Dates", f"{span[0]} to {span[1]}" if span else "no article is dated"),
+        ("Model", info.get("model") or "?"),
+        ("Built", info.get("built_at") or "?"),
+        ("Folder", str(folder or info.get("path") or "?")),
+    ]
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return f'<table class="rag-info">{body}</table>'
+
+
+def render_uploads(results: Sequence[dict[str, Any]]) -> str:
+    """The per-file result table of an upload (file, status, reason), escaped."""
+    if not results:
+        return ""
+    rows = []
+    for r in results:
+        status = str(r.get("status", ""))
+        n = int(r.get("articles") or 0)
+        label = f"added ({n} article{'s' if n != 1 else ''})" if status == "added" else status
+        rows.append(
+            f'<tr class="rag-up-{esc(status)}"><td>{esc(r.get("file", ""))}</td>'
+            f'<td class="rag-up-status">{esc(label)}</td><td>{esc(r.get("reason", ""))}</td></tr>'
+        )
+    counts = {s: sum(1 for r in results if r.get("status") == s)
+              for s in ("added", "duplicate", "rejected")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    return (f'<div class="rag-uploads"><div class="rag-note">{esc(summary)}</div>'
+            '<table><tr><th>File</th><th>Result</th><th>Reason</th></tr>'
+            + "".join(rows) + "</table></div>")
+
+
+CSS = """
+.rag-answer-text { font-size: 1.02em; line-height: 1.55; }
+.rag-ref { color: #1d4ed8; font-weight: 600; margin-left: 1px; }
+.rag-section { margin: 12px 0 6px; font-size: 0.9em; color: #555; }
+.rag-card { border: 1px solid #d8dde6; border-left: 4px solid #2563eb; border-radius: 6px;
+            padding: 8px 12px; margin: 8px 0; background: #fbfcfe; color: #1f2937; }
+.rag-card.rag-not-answer { border-left-color: #9ca3af; background: #f7f7f7; }
+.rag-card-head { font-weight: 600; font-size: 0.95em; }
+.rag-meta { font-size: 0.85em; color: #555; margin: 2px 0 4px; word-break: break-all; }
+.rag-context { margin: 6px 0; padding: 4px 10px; border-left: 2px solid #e5e7eb;
+               font-size: 0.93em; line-height: 1.5; color: #333; }
+.rag-answer mark { background: #fde68a; color: inherit; padding: 0 1px; }
+.rag-answer mark.rag-weak { background: #e5e7eb; }
+.rag-full summary { cursor: pointer; color: #1d4ed8; font-size: 0.88em; }
+.rag-where { color: #777; }
+.rag-article { max-height: 420px; overflow-y: auto; font-size: 0.9em; line-height: 1.5;
+               padding: 6px 10px; border: 1px solid #eee; background: #fff; margin-top: 4px; }
+.rag-badge { display: inline-block; font-size: 0.75em; text-transform: uppercase;
+             letter-spacing: 0.04em; padding: 1px 6px; border-radius: 4px;
+             background: #e5e7eb; color: #374151; margin-right: 4px; }
+.rag-abstain { font-weight: 600; }
+.rag-abstained .rag-abstain .rag-badge { background: #fee2e2; color: #991b1b; }
+.rag-error .rag-badge { background: #fee2e2; color: #991b1b; }
+.rag-note { font-size: 0.82em; color: #777; }
+.rag-hints { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; font-style: italic; }
+table.rag-info { border: none; margin: 0; font-size: 0.88em; width: 100%; }
+table.rag-info th, table.rag-info td { border: none; padding: 2px 6px; font-size: inherit;
+                                       vertical-align: top; background: none; }
+table.rag-info th { text-align: left; font-weight: 600; white-space: nowrap; }
+table.rag-info td { word-break: break-word; }
+#rag-ask { align-self: stretch; }
+.rag-uploads table { width: 100%; font-size: 0.85em; border-collapse: collapse; margin: 0;
+                     table-layout: fixed; border: none; }
+.rag-uploads th, .rag-uploads td { padding: 3px 6px; border: none; font-size: inherit;
+                                   border-bottom: 1px solid #e5e7eb; vertical-align: top;
+                                   text-align: left; background: none;
+                                   overflow-wrap: anywhere; }
+.rag-uploads th:nth-child(1) { width: 34%; }
+.rag-uploads th:nth-child(2) { width: 24%; }
+.rag-up-added .rag-up-status { color: #15803d; font-weight: 600; }
+.rag-up-duplicate .rag-up-status { color: #92400e; }
+.rag-up-rejected .rag-up-status { color: #b91c1c; font-weight: 600; }
+"""
