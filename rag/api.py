@@ -55,15 +55,17 @@ _LOADED_LOCK = threading.Lock()
 
 
 def _load_cached(root: Path, config: Config | None) -> Index:
+    settings = None if config is None else repr(config.build_settings())
     build = resolve_build(root)
-    key = (build.resolve(), None if config is None else repr(config.build_settings()))
     with _LOADED_LOCK:
-        index = _LOADED.get(key)
+        index = _LOADED.get((build.resolve(), settings))
         if index is None:
             index = load_index(root, config=config)
             if len(_LOADED) >= 8:
                 _LOADED.pop(next(iter(_LOADED)))
-            _LOADED[key] = index
+            # Keyed by the build actually loaded: a rebuild may have swapped
+            # CURRENT between the look-up above and the load.
+            _LOADED[(index.path.resolve(), settings)] = index
         return index
 
 

@@ -6,9 +6,11 @@ reason; the rest is loaded. Metadata a source does not state is ``None``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -110,13 +112,66 @@ def normalise_date(value: Any) -> str | None:
 # ---------------------------------------------------------------- decoding
 
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# Control characters plain text does carry: tab, line breaks, vertical tab, form feed,
+# and the DOS end-of-file mark.
+_TEXT_CONTROLS = frozenset("\t\n\x0b\x0c\r\x1a")
+#: A decoded text with more than this share of control characters is binary data.
+MAX_CONTROL_SHARE = 0.05
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")  # an undecodable byte, as surrogateescape shows it
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:65536]
+    controls = sum(
+        1 for ch in sample
+        if (ch < " " or "\x7f" <= ch <= "\x9f") and ch not in _TEXT_CONTROLS
+    )
+    return controls > MAX_CONTROL_SHARE * max(len(sample), 1)
+
+
+def _binary_error(path: str, why: str) -> ArticleError:
+    return ArticleError(
+        f"{path}: looks like a binary file ({why}), not text; convert it to "
+        ".txt/.md/.html/.json or leave it out of the corpus"
+    )
+
+
 def _decode(data: bytes, path: str) -> tuple[str, Problem | None]:
+    """Decode a file's bytes; a note says when the text was not plain UTF-8."""
+    if data.startswith(_UTF16_BOMS):
+        # Windows "Unicode" text: UTF-16 with a byte-order mark (and NUL bytes).
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise _binary_error(path, "a UTF-16 mark but undecodable content") from None
+        if _looks_binary(text):
+            raise _binary_error(path, "control characters")
+        return text, Problem(path, "UTF-16 text; read as UTF-16", skipped=False)
     if b"\x00" in data[:8192]:
-        raise ArticleError(f"{path}: looks like a binary file (NUL bytes), not text")
+        raise _binary_error(path, "NUL bytes")
     try:
-        return data.decode("utf-8-sig"), None
+        text = data.decode("utf-8-sig")
+        note = None
     except UnicodeDecodeError:
-        pass
+        text, note = _decode_legacy(data, path)
+    if _looks_binary(text):
+        raise _binary_error(path, "control characters")
+    return text, note
+
+
+def _decode_legacy(data: bytes, path: str) -> tuple[str, Problem]:
+    # Mostly UTF-8 with a few corrupt bytes (a damaged scrape): keep the UTF-8
+    # and mark the bad bytes, rather than misreading every accent as cp1252.
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    bad = len(_ESCAPED_BYTE.findall(escaped))
+    good = len(_NON_ASCII.findall(escaped)) - bad
+    if good >= 4 * bad:
+        text = data.decode("utf-8-sig", errors="replace")
+        return text, Problem(
+            path, f"not valid UTF-8: {bad} corrupt byte(s) shown as U+FFFD; re-save it as UTF-8",
+            skipped=False)
     # Newsroom exports from Windows are often cp1252; latin-1 accepts any byte.
     for encoding in ("cp1252", "latin-1"):
         try:
@@ -127,22 +182,62 @@ def _decode(data: bytes, path: str) -> tuple[str, Problem | None]:
     raise ArticleError(f"{path}: cannot decode the file as text")  # pragma: no cover
 
 
+def _os_error(path: Path, exc: OSError) -> ArticleError:
+    """An ArticleError saying why ``path`` cannot be read and what to do."""
+    if path.is_symlink():
+        target = os.readlink(path)
+        if exc.errno == errno.ELOOP:
+            return ArticleError(
+                f"{path}: a symbolic link that loops (-> {target}); fix or remove the link")
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return ArticleError(
+                f"{path}: a broken symbolic link (-> {target}, which does not exist); "
+                "fix or remove the link")
+    if isinstance(exc, PermissionError):
+        return ArticleError(
+            f"{path}: cannot read it (permission denied); give read permission "
+            "(e.g. chmod a+r) and build again")
+    if exc.errno == errno.ENOENT:
+        return ArticleError(f"{path}: no such file (it may have been moved or deleted)")
+    return ArticleError(f"{path}: cannot read it ({exc.strerror or exc}); check the file")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
 def _read(path: Path, limit: int) -> tuple[str, Problem | None]:
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
-        raise ArticleError(f"{path}: cannot read it ({exc.strerror})") from exc
+        raise _os_error(path, exc) from exc
+    # Pipes, devices and sockets can block a read forever or never end: only
+    # regular files are read.
+    if not stat.S_ISREG(info.st_mode):
+        kind = _kind(info.st_mode)
+        advice = ("pass the files inside it, or the folder to rag build"
+                  if kind == "a folder" else "copy the article into a regular file")
+        raise ArticleError(f"{path}: {kind}, not a regular file; {advice}")
+    size = info.st_size
     if size > limit:
         raise ArticleError(
             f"{path}: {size / 1e6:.1f} MB is over the {limit / 1e6:.0f} MB limit for one file; "
-            "split it into smaller files"
+            "split it into smaller files (one article per file, or a .jsonl of records)"
         )
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ArticleError(f"{path}: cannot read it ({exc.strerror})") from exc
+        raise _os_error(path, exc) from exc
     if not data.strip():
-        raise ArticleError(f"{path}: the file is empty")
+        raise ArticleError(f"{path}: the file is empty; add the article text or remove the file")
     return _decode(data, str(path))
 
 
@@ -216,8 +311,14 @@ def _records(raw: str, path: str, suffix: str) -> Iterator[tuple[str, Any]]:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise ArticleError(
-                f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+                f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
+                "fix it (or export one record per line as .jsonl)"
             ) from exc
+        except RecursionError:
+            raise ArticleError(
+                f"{path}: the JSON is nested too deeply to be article records; expected a "
+                "list of objects with a body"
+            ) from None
         if isinstance(data, dict):
             for key in ("articles", "records", "data", "items"):
                 if isinstance(data.get(key), list):
@@ -226,7 +327,10 @@ def _records(raw: str, path: str, suffix: str) -> Iterator[tuple[str, Any]]:
             else:
                 data = [data]
         if not isinstance(data, list):
-            raise ArticleError(f"{path}: expected a list of article records")
+            raise ArticleError(
+                f"{path}: expected a list of article records (objects with a body), "
+                f"found a JSON {type(data).__name__}"
+            )
         for i, record in enumerate(data):
             yield f"{path}#{i}", record
         return
@@ -237,7 +341,11 @@ def _records(raw: str, path: str, suffix: str) -> Iterator[tuple[str, Any]]:
             yield f"{path}:{lineno}", json.loads(line)
         except json.JSONDecodeError as exc:
             yield f"{path}:{lineno}", ArticleError(
-                f"{path}:{lineno}: malformed JSON line ({exc.msg})"
+                f"{path}:{lineno}: malformed JSON line ({exc.msg}); fix or remove the line"
+            )
+        except RecursionError:
+            yield f"{path}:{lineno}", ArticleError(
+                f"{path}:{lineno}: the JSON line is nested too deeply to be an article record"
             )
 
 
@@ -261,6 +369,8 @@ def _sidecar(folder: Path) -> dict[str, dict[str, Any]]:
         data = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorpusError(f"{meta_path}: cannot read the metadata file ({exc})") from exc
+    except RecursionError:
+        raise CorpusError(f"{meta_path}: the metadata JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise CorpusError(f"{meta_path}: expected an object mapping file names to metadata")
     return {str(k): v for k, v in data.items() if isinstance(v, dict)}
@@ -294,7 +404,12 @@ def load_file(
         except ArticleError as exc:
             problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
     if not articles:
-        raise ArticleError(f"{shown}: no usable article records")
+        detail = "; ".join(f"{p.path}: {p.reason}" for p in problems[:3])
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise ArticleError(
+            f"{shown}: no usable article records"
+            + (f" ({detail}{more})" if detail else " (the file holds no records)")
+        )
     return articles, problems
 
 
@@ -335,14 +450,26 @@ def load_articles(paths: Iterable[str | Path]) -> LoadResult:
     paths = list(paths)
     if not paths:
         raise CorpusError("no corpus paths given; pass files or folders of articles")
-    for file, explicit in iter_files(paths):
+    for file, _explicit in iter_files(paths):
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
-            if explicit:
-                result.problems.append(Problem(str(file), "unsupported file type"))
+            # Said even for files found in folders: a PDF or .docx dropped into the
+            # corpus would otherwise vanish without a word.
+            result.problems.append(Problem(
+                str(file), f"unsupported file type {file.suffix or '(none)'}; convert it to "
+                f"one of {sorted(SUPPORTED_SUFFIXES)} to include it"))
             continue
         folder = file.parent
         if folder not in sidecars:
-            sidecars[folder] = _sidecar(folder)
+            try:
+                sidecars[folder] = _sidecar(folder)
+            except CorpusError as exc:
+                # The texts are still loaded, without the metadata, and the build says so.
+                sidecars[folder] = {}
+                result.problems.append(Problem(
+                    str(folder / METADATA_FILE),
+                    str(exc).removeprefix(f"{folder / METADATA_FILE}: ")
+                    + "; the articles in its folder are loaded without it: fix it and build again",
+                ))
         try:
             articles, problems = load_file(file, sidecars[folder].get(file.name))
         except ArticleError as exc:
@@ -352,7 +479,8 @@ def load_articles(paths: Iterable[str | Path]) -> LoadResult:
         for article in articles:
             if article.id in seen:
                 result.problems.append(
-                    Problem(article.path or str(file), f"duplicate of {seen[article.id]}")
+                    Problem(article.path or str(file),
+                            f"duplicate of {seen[article.id]} (same text, indexed once)")
                 )
                 continue
             seen[article.id] = article.path or str(file)

@@ -2,6 +2,12 @@
 
 Chunking runs over the blocks that cleaning keeps, so a chunk never contains a
 boilerplate line, and ``article.text[chunk.start:chunk.end] == chunk.text``.
+
+The split is langchain-text-splitters' ``RecursiveCharacterTextSplitter``
+algorithm carried out on offsets: it returns the same pieces, but knows where
+each one is, so a sentence that occurs twice in a block is never mistaken for
+its other copy (finding a piece's text again can pick the wrong one, and leave
+the right one out of every chunk).
 """
 
 from __future__ import annotations
@@ -16,6 +22,29 @@ from .records import Article, Chunk
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 
+def _split_keeping_end(text: str, start: int, end: int, separator: str) -> list[tuple[int, int]]:
+    """Spans of ``text[start:end]`` cut after each ``separator`` (or per character if empty)."""
+    if not separator:
+        return [(i, i + 1) for i in range(start, end)]
+    spans = []
+    pos = start
+    while (at := text.find(separator, pos, end)) >= 0:
+        spans.append((pos, at + len(separator)))
+        pos = at + len(separator)
+    if pos < end:
+        spans.append((pos, end))
+    return spans
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """``(start, end)`` without surrounding whitespace; None if nothing is left."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if end > start else None
+
+
 class Chunker:
     """Token-aware splitter (langchain-text-splitters) using the model's tokenizer.
 
@@ -28,6 +57,8 @@ class Chunker:
 
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
+        self.overlap = overlap
+        # The reference implementation: split_spans() returns its pieces, as spans.
         self._splitter = RecursiveCharacterTextSplitter(
             separators=SEPARATORS,
             keep_separator="end",
@@ -46,21 +77,69 @@ class Chunker:
 
     def split_block(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
         """(start, end, n_tokens) of the chunks of ``text[start:end]``."""
-        block = text[start:end]
-        n = self.count_tokens(block)
+        n = self.count_tokens(text[start:end])
         if n <= self.max_tokens:
             return [(start, end, n)]
-        spans = []
-        cursor = 0
-        for piece in self._splitter.split_text(block):
-            at = block.find(piece, cursor)
-            if at < 0:  # overlap can make the next piece start earlier than the cursor
-                at = block.find(piece)
-            if at < 0:
-                raise AssertionError("splitter returned text not found in its input")
-            spans.append((start + at, start + at + len(piece), self.count_tokens(piece)))
-            cursor = at + 1
-        return spans
+        return [(s, e, self.count_tokens(text[s:e]))
+                for s, e in self.split_spans(text, start, end)]
+
+    def split_spans(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """The pieces ``RecursiveCharacterTextSplitter.split_text(text[start:end])`` returns,
+        as spans of ``text``."""
+        return self._split(text, start, end, SEPARATORS)
+
+    def _split(self, text: str, start: int, end: int,
+               separators: list[str]) -> list[tuple[int, int]]:
+        # Mirrors RecursiveCharacterTextSplitter._split_text (keep_separator="end").
+        separator, finer = separators[-1], []
+        for i, candidate in enumerate(separators):
+            if not candidate:
+                separator = candidate
+                break
+            if text.find(candidate, start, end) >= 0:
+                separator, finer = candidate, separators[i + 1:]
+                break
+        pieces: list[tuple[int, int]] = []
+        fitting: list[tuple[int, int, int]] = []  # (start, end, tokens)
+        for s, e in _split_keeping_end(text, start, end, separator):
+            n = self.count_tokens(text[s:e])
+            if n < self.max_tokens:
+                fitting.append((s, e, n))
+                continue
+            if fitting:
+                pieces.extend(self._merge(text, fitting))
+                fitting = []
+            pieces.extend(self._split(text, s, e, finer) if finer else [(s, e)])
+        if fitting:
+            pieces.extend(self._merge(text, fitting))
+        return pieces
+
+    def _merge(self, text: str, splits: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+        # Mirrors TextSplitter._merge_splits with separator "" (kept separators stay in the
+        # splits, so consecutive splits are contiguous and a merged piece is one span).
+        size, overlap = self.max_tokens, self.overlap
+        joiner = self.count_tokens("")
+        docs: list[tuple[int, int]] = []
+        current: list[tuple[int, int, int]] = []  # (start, end, length)
+        total = 0
+        for s, e, length in splits:
+            if current and total + length + joiner > size:
+                doc = _stripped(text, current[0][0], current[-1][1])
+                if doc is not None:
+                    docs.append(doc)
+                # Keep the tail that fits in the overlap (and leaves room for this split).
+                while total > overlap or (
+                    total + length + (joiner if current else 0) > size and total > 0
+                ):
+                    total -= current[0][2] + (joiner if len(current) > 1 else 0)
+                    current = current[1:]
+            current.append((s, e, length))
+            total += length + (joiner if len(current) > 1 else 0)
+        if current:
+            doc = _stripped(text, current[0][0], current[-1][1])
+            if doc is not None:
+                docs.append(doc)
+        return docs
 
     def chunk(self, article: Article) -> list[Chunk]:
         """The chunks of one article, in reading order."""
