@@ -214,7 +214,7 @@ def _cost_section(results: dict[str, Any]) -> list[str]:
         ["index build (s)", fmt(c["build_seconds"], 1), origin],
         ["chunks", c["chunks"], ""],
         ["chunks per second (build)", fmt(c["chunks_per_second"], 1),
-         "chunks / whole build time (sentences are embedded too)"],
+         "chunks / whole build time (incl. chunking, writing)"],
         ["index load (s)", fmt(c["index_load_seconds"], 2), ""],
         ["search() p50 / p95 (ms)", f"{fmt(c['search_ms_p50'], 1)} / "
          f"{fmt(c['search_ms_p95'], 1)}", "search(k=10), timed around the call"],
