@@ -44,6 +44,9 @@ def resolve_model_path(name: str) -> Path:
     return path
 
 
+_QUERY_CACHE = 256
+
+
 class Embedder:
     """Encodes texts with a sentence-transformers model, loaded on first use."""
 
@@ -53,6 +56,7 @@ class Embedder:
         self._path = resolve_model_path(model)
         self._model: Any = None
         self._tokenizer: Any = None
+        self._queries: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -156,8 +160,19 @@ class Embedder:
         return vectors, span_vectors
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One normalised vector for a question."""
-        return self.encode([text])[0]
+        """One normalised vector for a question (recent questions are remembered:
+        a search followed by an ask of the same question encodes it once)."""
+        with self._lock:
+            cached = self._queries.get(text)
+        if cached is not None:
+            return cached
+        vector = self.encode([text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > _QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+        return vector
 
 
 _EMBEDDERS: dict[str, Embedder] = {}
