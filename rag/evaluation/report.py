@@ -219,7 +219,7 @@ def _cost_section(results: dict[str, Any]) -> list[str]:
         ["search() p50 / p95 (ms)", f"{fmt(c['search_ms_p50'], 1)} / "
          f"{fmt(c['search_ms_p95'], 1)}", "search(k=10), timed around the call"],
         ["ask() p50 / p95 (ms)", f"{fmt(c['ask_ms_p50'], 1)} / {fmt(c['ask_ms_p95'], 1)}",
-         "ask(), timed around the call"],
+         "ask() right after search() of the same question: its vector is reused"],
         ["peak memory (MB)", fmt(c["peak_memory_mb"], 0), "ru_maxrss of the eval process"],
         ["whole run (s)", fmt(c["run_seconds"], 1), "including build or load"],
     ]
