@@ -43,7 +43,7 @@ class Config:
     max_quotes: int = 3
     hybrid: bool = True
     hints: bool = True
-    max_per_article: int = 2
+    max_per_article: int = 4
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
 
