@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -494,7 +494,3 @@ def load_articles(paths: Iterable[str | Path]) -> LoadResult:
         )
     return result
 
-
-def with_path(article: Article, path: str) -> Article:
-    """A copy of ``article`` recording another source path."""
-    return replace(article, path=path)

@@ -149,13 +149,6 @@ class Index:
         dates = sorted(a.published[:10] for a in self.article_list if a.published)
         return (dates[0], dates[-1]) if dates else None
 
-    def sentences_in(self, article_index: int, start: int, end: int) -> np.ndarray:
-        """Row numbers of the sentences of an article lying within [start, end)."""
-        lo, hi = self.sentence_offsets[article_index], self.sentence_offsets[article_index + 1]
-        rows = self.sentences[lo:hi]
-        inside = (rows[:, 1] >= start) & (rows[:, 2] <= end)
-        return np.nonzero(inside)[0] + lo
-
     def _lexical(self) -> None:
         # BM25 and word statistics are derived from the chunk texts on first use:
         # quick to compute (well under a second for 10k chunks), so not stored.
