@@ -152,11 +152,14 @@ def _coverage(question_terms: set[str], sentence_terms: set[str], idf: dict[str,
 
 def missing_names(question: str, hits: list[Hit]) -> float:
     """Share of the question's names (capitalised words) found in no retrieved passage."""
-    names = {stem(n) for n in _names(question)}
+    # A name is compared word by word, as passages are split: "Eul-chul" is
+    # "eul" and "chul" there.
+    names = {tuple(stem(w) for w in words(n)) for n in _names(question)}
+    names.discard(())
     if not names:
         return 0.0
     seen = {stem(w) for hit in hits for w in words(hit.text)}
-    return sum(1 for n in names if n not in seen) / len(names)
+    return sum(1 for parts in names if not all(p in seen for p in parts)) / len(names)
 
 
 @dataclass(frozen=True)

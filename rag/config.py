@@ -29,6 +29,8 @@ class Config:
     - ``k``: passages retrieved per question.
     - ``max_quotes``: most quotes in one answer.
     - ``hybrid``: fuse BM25 with dense retrieval (reciprocal rank fusion).
+    - ``sentence_bm25``: with ``hybrid``, also rank chunks by the BM25 score of
+      their best single sentence, so a fact is not diluted by its chunk.
     - ``hints``: steer retrieval by outlets and dates named in the question.
     - ``max_per_article``: chunks of one article taken before other articles'.
     - ``max_question_chars``: longer questions are rejected, not truncated.
@@ -42,6 +44,7 @@ class Config:
     k: int = 8
     max_quotes: int = 3
     hybrid: bool = True
+    sentence_bm25: bool = True
     hints: bool = True
     max_per_article: int = 4
     max_question_chars: int = 2000

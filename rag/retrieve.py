@@ -148,7 +148,8 @@ def retrieve(
 ) -> list[Hit]:
     """The top ``k`` chunks for an already validated question and its vector.
 
-    Dense and BM25 rankings are fused by reciprocal rank. Each outlet or date the
+    Dense and BM25 rankings (chunks, and chunks by their best sentence) are
+    fused by reciprocal rank. Each outlet or date the
     question names (``hints``) adds its own dense and BM25 rankings restricted to
     those articles, so every part of a multi-part question gets candidates of its
     own; hints steer, while ``filters`` restrict. At most
@@ -160,17 +161,19 @@ def retrieve(
     if mask is not None and not mask.any():
         return []
     dense = index.chunk_vectors @ query_vector
-    lexical: np.ndarray | None = None
+    lexical: list[np.ndarray] = []
     if config.hybrid:
         terms = tokenize(question)
         if terms:
-            lexical = index.bm25().get_scores(terms)
+            lexical.append(index.bm25().get_scores(terms))
+            if config.sentence_bm25:
+                lexical.append(index.best_sentence_bm25(terms))
 
     def rankings(restrict: np.ndarray | None) -> list[np.ndarray]:
         out = [_top(dense, CANDIDATES, restrict)]
-        if lexical is not None:
-            top = _top(lexical, CANDIDATES, restrict)
-            out.append(top[lexical[top] > 0])
+        for scores in lexical:
+            top = _top(scores, CANDIDATES, restrict)
+            out.append(top[scores[top] > 0])
         return out
 
     lists = rankings(mask)

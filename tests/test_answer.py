@@ -23,6 +23,14 @@ def test_missing_names_counts_names_absent_from_passages():
     assert missing_names("what happened?", [hit]) == 0.0
 
 
+def test_missing_names_matches_hyphenated_names_word_by_word():
+    text = "Lim Eul-chul, a professor at Kyungnam University, said so."
+    hit = Hit(text=text, score=1, rank=1, chunk_id="c", article_id="a",
+              title=None, source=None, published=None, url=None, start=0, end=len(text))
+    assert missing_names("Where does Lim Eul-chul teach?", [hit]) == 0.0
+    assert missing_names("Where does Kim Yo-jong teach?", [hit]) == 1.0
+
+
 def test_calibration_is_recorded_for_the_default_model():
     weights = calibrated_weights(Config().model)
     assert weights != Weights() or weights.threshold > 0

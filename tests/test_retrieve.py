@@ -115,3 +115,27 @@ def test_one_article_cannot_crowd_out_the_others(bundled_index):
     hits = rag.search("North Korea China relations", k=6, index=bundled_index,
                       config=Config(max_per_article=1))
     assert len({h.article_id for h in hits}) == 5  # all five articles before any repeat
+
+
+def test_best_sentence_bm25_is_the_max_over_each_chunks_sentences(bundled_index):
+    from rag.text import tokenize
+
+    terms = tokenize("Lim Eul-chul professor Kyungnam University")
+    per_chunk = bundled_index.best_sentence_bm25(terms)
+    assert per_chunk.shape == (len(bundled_index.chunks),)
+    sentence_scores = bundled_index._sentence_bm25.get_scores(terms)
+    for position, chunk in enumerate(bundled_index.chunks):
+        rows = [row for row, (a, lo, hi) in enumerate(bundled_index.sentences)
+                if a == bundled_index.chunk_article[position] and lo < chunk.end
+                and hi > chunk.start]
+        assert per_chunk[position] == pytest.approx(max(sentence_scores[rows]))
+    best = bundled_index.chunks[int(per_chunk.argmax())]
+    assert "Lim Eul-chul" in best.text
+
+
+def test_sentence_bm25_ranking_can_be_switched_off(bundled_index):
+    question = "Where does Lim Eul-chul teach?"
+    on = rag.search(question, k=3, index=bundled_index)
+    off = rag.search(question, k=3, index=bundled_index, config=Config(sentence_bm25=False))
+    assert "Lim Eul-chul" in on[0].text
+    assert [h.score for h in on] != [h.score for h in off]  # one ranking fewer was fused
