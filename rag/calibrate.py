@@ -134,14 +134,20 @@ def search_grid(cases: list[Case], max_quotes: int) -> tuple[Weights, dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rag calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", default=str(REPO / "eval" / "seed_questions.jsonl"))
-    parser.add_argument("--offtopic", default=str(REPO / "eval" / "offtopic_questions.jsonl"))
+    parser.add_argument("--seed", metavar="FILE")
+    parser.add_argument("--offtopic", metavar="FILE")
     parser.add_argument("--write", action="store_true", help="update rag/data/calibration.json")
-    args = parser.parse_args(argv)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """``rag calibrate``: measure, print, and with ``--write`` record the weights."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     config = Config()
     index = get_index(None)
-    cases = load_cases(index, config, Path(args.seed), Path(args.offtopic))
+    seed = Path(args.seed or REPO / "eval" / "seed_questions.jsonl")
+    offtopic = Path(args.offtopic or REPO / "eval" / "offtopic_questions.jsonl")
+    cases = load_cases(index, config, seed, offtopic)
     dev = [c for c in cases if c.kind == "offtopic" or int(c.qid.lstrip("s")) % 2 == 1]
     held = [c for c in cases if c.kind != "offtopic" and int(c.qid.lstrip("s")) % 2 == 0]
     weights, dev_scores = search_grid(dev, config.max_quotes)

@@ -141,10 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("calibrate", help="measure the composer's weights and threshold",
-                       add_help=False)
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=lambda a: __import__("rag.calibrate").calibrate.main(a.rest))
+    p = sub.add_parser("calibrate", help="measure the composer's weights and threshold")
+    p.add_argument("--seed", metavar="FILE",
+                   help="seed questions (default: eval/seed_questions.jsonl)")
+    p.add_argument("--offtopic", metavar="FILE",
+                   help="off-topic questions (default: eval/offtopic_questions.jsonl)")
+    p.add_argument("--write", action="store_true", help="update rag/data/calibration.json")
+    p.set_defaults(func=lambda a: __import__("rag.calibrate").calibrate.run(a))
 
     try:
         from .evaluation import add_eval_arguments, eval_main
