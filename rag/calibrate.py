@@ -137,14 +137,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", metavar="FILE")
     parser.add_argument("--offtopic", metavar="FILE")
     parser.add_argument("--write", action="store_true", help="update rag/data/calibration.json")
+    parser.add_argument("--model", metavar="NAME")
     return run(parser.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
     """``rag calibrate``: measure, print, and with ``--write`` record the weights."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    config = Config()
-    index = get_index(None)
+    model = getattr(args, "model", None)
+    config = Config() if model is None else Config(model=model)
+    if config.model == Config().model:
+        index = get_index(None)
+    else:
+        # Another model: the bundled articles, indexed with it in a scratch folder.
+        import tempfile
+
+        from .articles import bundled_corpus_dir
+        from .index import build_index, load_index
+
+        scratch = Path(tempfile.mkdtemp(prefix="rag-calibrate-"))
+        build_index([bundled_corpus_dir()], scratch, config=config, progress=False)
+        index = load_index(scratch, config=config)
     seed = Path(args.seed or REPO / "eval" / "seed_questions.jsonl")
     offtopic = Path(args.offtopic or REPO / "eval" / "offtopic_questions.jsonl")
     cases = load_cases(index, config, seed, offtopic)

@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offtopic", metavar="FILE",
                    help="off-topic questions (default: eval/offtopic_questions.jsonl)")
     p.add_argument("--write", action="store_true", help="update rag/data/calibration.json")
+    p.add_argument("--model", metavar="NAME",
+                   help="calibrate for this embedding model (default: the default model)")
     p.set_defaults(func=lambda a: __import__("rag.calibrate").calibrate.run(a))
 
     try:

