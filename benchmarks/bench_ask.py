@@ -1,9 +1,12 @@
 """Benchmark: index build time and chunks/s, then warm ask() latency p50/p95.
 
 Run:  .venv/bin/python benchmarks/bench_ask.py [--questions N] [--index DIR] [--corpus PATH]
+                                              [--multihop queries.json]
 
 Builds an index of the bundled articles (or --corpus) in a temporary folder,
-then asks N questions (the seed set's, cycled) after one warm-up call.
+then asks N questions (the seed set's, cycled; or N distinct MultiHop-RAG queries,
+evenly spaced, with --multihop) after one warm-up call. For the MultiHop-RAG
+index: --index <its eval cache index> --multihop ../shared/datasets/multihop-rag/queries.json
 A benchmark, not a test: it prints figures and asserts nothing.
 """
 
@@ -40,11 +43,19 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--corpus", default=str(rag.bundled_corpus_dir()))
     parser.add_argument("--index", help="use this existing index instead of building one")
+    parser.add_argument("--multihop", metavar="QUERIES_JSON",
+                        help="ask distinct queries from this MultiHop-RAG queries.json")
     args = parser.parse_args()
 
-    seed = [json.loads(line)["question"] for line in
-            (REPO / "eval" / "seed_questions.jsonl").read_text().splitlines() if line.strip()]
-    questions = [seed[i % len(seed)] for i in range(args.questions)]
+    if args.multihop:
+        queries = [q["query"] for q in json.loads(Path(args.multihop).read_text())]
+        step = max(1, len(queries) // args.questions)
+        questions = queries[::step][: args.questions]
+    else:
+        seed = [json.loads(line)["question"] for line in
+                (REPO / "eval" / "seed_questions.jsonl").read_text().splitlines()
+                if line.strip()]
+        questions = [seed[i % len(seed)] for i in range(args.questions)]
 
     print(f"machine: {describe()}")
     started = time.perf_counter()

@@ -129,3 +129,15 @@ def test_run_fails_loudly_when_a_quote_is_not_verbatim(
         pytest.skip("ask() cited nothing on these questions; nothing to tamper with")
     assert status == 3
     assert "RUN FAILED" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_unavailable_model_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                            ) -> None:
+    parser = argparse.ArgumentParser()
+    add_eval_arguments(parser)
+    args = parser.parse_args(["--set", "seed", "--limit", "2", "--model", "no-such-model",
+                              "--out", str(tmp_path / "out"), "--cache-dir",
+                              str(tmp_path / "cache"), "--no-progress"])
+    assert eval_main(args) == 2
+    err = capsys.readouterr().err
+    assert "no-such-model" in err and "not available offline" in err

