@@ -147,17 +147,19 @@ def run(args: argparse.Namespace) -> int:
     model = getattr(args, "model", None)
     config = Config() if model is None else Config(model=model)
     if config.model == Config().model:
-        index = get_index(None)
-    else:
-        # Another model: the bundled articles, indexed with it in a scratch folder.
-        import tempfile
+        return _calibrate(args, config, get_index(None))
+    # Another model: the bundled articles, indexed with it in a scratch folder.
+    import tempfile
 
-        from .articles import bundled_corpus_dir
-        from .index import build_index, load_index
+    from .articles import bundled_corpus_dir
+    from .index import build_index, load_index
 
-        scratch = Path(tempfile.mkdtemp(prefix="rag-calibrate-"))
-        build_index([bundled_corpus_dir()], scratch, config=config, progress=False)
-        index = load_index(scratch, config=config)
+    with tempfile.TemporaryDirectory(prefix="rag-calibrate-") as scratch:
+        build_index([bundled_corpus_dir()], Path(scratch), config=config, progress=False)
+        return _calibrate(args, config, load_index(Path(scratch), config=config))
+
+
+def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
     seed = Path(args.seed or REPO / "eval" / "seed_questions.jsonl")
     offtopic = Path(args.offtopic or REPO / "eval" / "offtopic_questions.jsonl")
     cases = load_cases(index, config, seed, offtopic)

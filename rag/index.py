@@ -179,13 +179,15 @@ class Index:
     def _sentences_per_chunk(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk)."""
         rows: list[np.ndarray] = []
+        # Row len(sentences) stands for "no sentence" (scored 0), so that every
+        # chunk has at least one row and reduceat stays valid.
+        none = np.array([len(self.sentences)], dtype=np.int64)
         for position, chunk in enumerate(self.chunks):
             a = int(self.chunk_article[position])
             lo, hi = self.sentence_offsets[a], self.sentence_offsets[a + 1]
             spans = self.sentences[lo:hi]
             inside = np.nonzero((spans[:, 1] < chunk.end) & (spans[:, 2] > chunk.start))[0] + lo
-            # A chunk always overlaps a sentence; guard anyway so reduceat stays valid.
-            rows.append(inside if len(inside) else np.array([lo], dtype=np.int64))
+            rows.append(inside if len(inside) else none)
         counts = np.array([len(r) for r in rows], dtype=np.int64)
         flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if rows else counts
@@ -207,9 +209,11 @@ class Index:
             self._lexical()
         assert self._chunk_sentences is not None
         flat, starts = self._chunk_sentences
-        if not len(self.chunks) or not len(self.sentences):
-            return np.zeros(len(self.chunks), dtype=np.float32)
-        scores = np.asarray(self._sentence_bm25.get_scores(terms), dtype=np.float32)
+        if not len(self.chunks):
+            return np.zeros(0, dtype=np.float32)
+        scores = np.zeros(len(self.sentences) + 1, dtype=np.float32)
+        if len(self.sentences):
+            scores[:-1] = self._sentence_bm25.get_scores(terms)
         return np.maximum.reduceat(scores[flat], starts)
 
     def idf(self) -> dict[str, float]:

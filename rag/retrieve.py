@@ -148,10 +148,10 @@ def retrieve(
 ) -> list[Hit]:
     """The top ``k`` chunks for an already validated question and its vector.
 
-    Dense and BM25 rankings (chunks, and chunks by their best sentence) are
-    fused by reciprocal rank. Each outlet or date the
-    question names (``hints``) adds its own dense and BM25 rankings restricted to
-    those articles, so every part of a multi-part question gets candidates of its
+    Dense and BM25 rankings (of chunks, and of chunks by their best sentence)
+    are fused by reciprocal rank. Each outlet or date the question names
+    (``hints``) adds its own dense and BM25 rankings restricted to those
+    articles, so every part of a multi-part question gets candidates of its
     own; hints steer, while ``filters`` restrict. At most
     ``config.max_per_article`` chunks of one article are taken before others.
     """
