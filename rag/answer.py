@@ -185,10 +185,7 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
     row_hit: dict[int, Hit] = {}
     for hit in hits:
         a_idx = index.article_position[hit.article_id]
-        lo, hi = index.sentence_offsets[a_idx], index.sentence_offsets[a_idx + 1]
-        spans = index.sentences[lo:hi]
-        overlap = (spans[:, 1] < hit.end) & (spans[:, 2] > hit.start)
-        for row in (np.nonzero(overlap)[0] + lo).tolist():
+        for row in index.sentence_rows(a_idx, hit.start, hit.end).tolist():
             if row not in row_hit:
                 row_hit[row] = hit
                 rows.append(row)

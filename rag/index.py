@@ -176,6 +176,12 @@ class Index:
                 self._sentence_bm25 = sentences
                 self._bm25 = retriever
 
+    def sentence_rows(self, article: int, start: int, end: int) -> np.ndarray:
+        """Rows of the sentences of article number ``article`` that overlap [start, end)."""
+        lo, hi = self.sentence_offsets[article], self.sentence_offsets[article + 1]
+        spans = self.sentences[lo:hi]
+        return np.nonzero((spans[:, 1] < end) & (spans[:, 2] > start))[0] + lo
+
     def _sentences_per_chunk(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk)."""
         rows: list[np.ndarray] = []
@@ -183,10 +189,7 @@ class Index:
         # chunk has at least one row and reduceat stays valid.
         none = np.array([len(self.sentences)], dtype=np.int64)
         for position, chunk in enumerate(self.chunks):
-            a = int(self.chunk_article[position])
-            lo, hi = self.sentence_offsets[a], self.sentence_offsets[a + 1]
-            spans = self.sentences[lo:hi]
-            inside = np.nonzero((spans[:, 1] < chunk.end) & (spans[:, 2] > chunk.start))[0] + lo
+            inside = self.sentence_rows(int(self.chunk_article[position]), chunk.start, chunk.end)
             rows.append(inside if len(inside) else none)
         counts = np.array([len(r) for r in rows], dtype=np.int64)
         flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
