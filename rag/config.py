@@ -36,6 +36,9 @@ class Config:
       their best single sentence, so a fact is not diluted by its chunk.
     - ``hints``: steer retrieval by outlets and dates named in the question.
     - ``max_per_article``: chunks of one article taken before other articles'.
+    - ``coverage``: with ``hybrid``, how much the choice of each passage after
+      the first favours words of the question that the passages already chosen
+      lack (0 turns it off; below 1, since at 1 relevance would stop counting).
     - ``max_question_chars``: longer questions are rejected, not truncated.
     - ``abstain_threshold``: answer confidence below which ``ask()`` abstains;
       ``None`` uses the value calibrated and recorded in the index manifest.
@@ -50,6 +53,7 @@ class Config:
     sentence_bm25: bool = True
     hints: bool = True
     max_per_article: int = 4
+    coverage: float = 0.85
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
 
@@ -67,6 +71,10 @@ class Config:
             raise ConfigError(f"k must be at least 1, got {self.k}")
         if self.max_per_article < 1:
             raise ConfigError(f"max_per_article must be at least 1, got {self.max_per_article}")
+        if isinstance(self.coverage, bool) or not isinstance(self.coverage, (int, float)) or not (
+                0 <= self.coverage < 1):
+            raise ConfigError(f"coverage must be a number from 0 up to (not including) 1, "
+                              f"got {self.coverage!r}")
         if self.max_quotes < 1:
             raise ConfigError(f"max_quotes must be at least 1, got {self.max_quotes}")
         if self.max_question_chars < 1:

@@ -20,6 +20,13 @@ from .text import tokenize
 RRF_K = 60
 # Candidates taken from each retriever before fusion.
 CANDIDATES = 100
+# Fused candidates among which passages are chosen for coverage of the question.
+COVERAGE_POOL = 40
+# Coverage applies to questions of at least this many distinct content words.
+# Several-part questions are long (MultiHop-RAG: 11 and up, median 24); in the
+# short one-part questions of the seed set (median 7) coverage only swapped the
+# gold passage for one with another question word (seed recall@5 0.930 -> 0.904).
+COVERAGE_MIN_WORDS = 10
 
 
 def validate_question(question: object, config: Config) -> str:
@@ -153,7 +160,9 @@ def retrieve(
     (``hints``) adds its own dense and BM25 rankings restricted to those
     articles, so every part of a multi-part question gets candidates of its
     own; hints steer, while ``filters`` restrict. At most
-    ``config.max_per_article`` chunks of one article are taken before others.
+    ``config.max_per_article`` chunks of one article are taken before others,
+    and after the first, passages are chosen to cover the question's words
+    (``config.coverage``), so ranks need not follow ``Hit.score``.
     """
     if not index.chunks:
         return []
@@ -162,12 +171,11 @@ def retrieve(
         return []
     dense = index.chunk_vectors @ query_vector
     lexical: list[np.ndarray] = []
-    if config.hybrid:
-        terms = tokenize(question)
-        if terms:
-            lexical.append(index.bm25().get_scores(terms))
-            if config.sentence_bm25:
-                lexical.append(index.best_sentence_bm25(terms))
+    terms = tokenize(question) if config.hybrid else []
+    if terms:
+        lexical.append(index.bm25().get_scores(terms))
+        if config.sentence_bm25:
+            lexical.append(index.best_sentence_bm25(terms))
 
     def rankings(restrict: np.ndarray | None) -> list[np.ndarray]:
         out = [_top(dense, CANDIDATES, restrict)]
@@ -198,6 +206,8 @@ def retrieve(
         applied.append(("most recent first" if hints.latest else "earliest first",
                         np.ones(len(index.chunks), dtype=bool)))
     order = sorted(fused, key=lambda r: (-fused[r], -dense[r]))
+    if config.coverage and len(set(terms)) >= COVERAGE_MIN_WORDS:
+        order = _cover(index, order, fused, terms, k, config)
     chosen = _diverse(index, order, k, config.max_per_article)
     hits = []
     for rank, row in enumerate(chosen, 1):
@@ -210,6 +220,55 @@ def retrieve(
             hints=tuple(label for label, m in applied if m[row]),
         ))
     return hits
+
+
+def _cover(index: Index, order: list[int], fused: dict[int, float], terms: list[str],
+           k: int, config: Config) -> list[int]:
+    """Reorder the head of ``order`` so that the first ``k`` cover the question.
+
+    A multi-part question has a fact per part, and the top of one fused ranking
+    tends to repeat the part that matches best. After the best passage, each
+    next one is chosen greedily (as in xQuAD, with the question's words as its
+    aspects) by ``(1 - coverage) * relevance + coverage * novelty``: relevance
+    is the fused score scaled to [0, 1] over the pool, novelty the words' BM25
+    weight in the passage that the passages chosen so far have not yet covered.
+    Measured on MultiHop-RAG (README): MRR@10 and evidence recall@10 both rise.
+    """
+    pool = order[:COVERAGE_POOL]
+    aspects: list[np.ndarray] = []
+    weights: list[float] = []
+    for term in dict.fromkeys(terms):
+        scores = index.bm25().get_scores([term])
+        top = float(scores[pool].max())
+        if top > 0:
+            aspects.append(scores[pool] / top)
+            # A word's highest BM25 score in the corpus tracks its rarity (IDF).
+            weights.append(float(scores.max()))
+    if len(aspects) < 2:
+        return order
+    cover = np.stack(aspects, axis=1)
+    weight = np.array(weights) / sum(weights)
+    rel = np.array([fused[r] for r in pool])
+    rel = (rel - rel.min()) / (rel.max() - rel.min() or 1.0)
+    uncovered = np.ones(len(weights))
+    free = np.ones(len(pool), dtype=bool)
+    taken: dict[int, int] = {}
+    chosen: list[int] = []
+    while len(chosen) < k:
+        allowed = free & np.array([taken.get(int(index.chunk_article[r]), 0)
+                                   < config.max_per_article for r in pool])
+        if not allowed.any():
+            break
+        value = rel if not chosen else (
+            (1 - config.coverage) * rel + config.coverage * (cover * uncovered) @ weight)
+        pick = int(np.argmax(np.where(allowed, value, -np.inf)))
+        free[pick] = False
+        article = int(index.chunk_article[pool[pick]])
+        taken[article] = taken.get(article, 0) + 1
+        chosen.append(pool[pick])
+        uncovered = uncovered * (1 - cover[pick])
+    picked = set(chosen)
+    return chosen + [r for r in order if r not in picked]
 
 
 def _diverse(index: Index, order: list[int], k: int, per_article: int) -> list[int]:

@@ -139,3 +139,34 @@ def test_sentence_bm25_ranking_can_be_switched_off(bundled_index):
     off = rag.search(question, k=3, index=bundled_index, config=Config(sentence_bm25=False))
     assert "Lim Eul-chul" in on[0].text
     assert [h.score for h in on] != [h.score for h in off]  # one ranking fewer was fused
+
+
+def test_coverage_brings_in_a_passage_for_the_other_part(bundled_index):
+    import numpy as np
+
+    from rag.retrieve import _cover
+    from rag.text import tokenize
+
+    index = bundled_index
+    part_one = "How much did Chinese exports to North Korea rise in September"
+    dense = index.chunk_vectors @ index.embedder().encode_query(part_one)
+    order = [int(r) for r in np.argsort(-dense)]
+    fused = {r: float(dense[r]) for r in order}
+    assert not any("Lim Eul-chul" in index.chunks[r].text for r in order[:3])
+    terms = tokenize(part_one + ", and where does Lim Eul-chul teach?")
+    covered = _cover(index, order, fused, terms, 3, Config())
+    assert covered[0] == order[0]  # the best passage still leads
+    assert any("Lim Eul-chul" in index.chunks[r].text for r in covered[:3])
+    assert sorted(covered) == sorted(order)  # reordered: nothing lost, nothing added
+
+
+def test_short_questions_are_left_to_relevance(bundled_index):
+    question = "Where does Lim Eul-chul teach?"
+    assert rag.search(question, k=10, index=bundled_index) == rag.search(
+        question, k=10, index=bundled_index, config=Config(coverage=0.0))
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, 2, True, "high"])
+def test_coverage_must_be_below_one(value):
+    with pytest.raises(rag.ConfigError, match="coverage"):
+        Config(coverage=value)
