@@ -74,7 +74,7 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
         gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]
         kind = {"unanswerable": "unanswerable", "offtopic": "offtopic"}.get(r["type"],
                                                                            "answerable")
-        cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits)))
+        cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits, index.sources())))
     return cases
 
 

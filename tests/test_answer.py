@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import rag
 from rag.answer import Weights, answer_type, calibrated_weights, compose, missing_names
@@ -50,3 +51,23 @@ def test_threshold_override_forces_abstention(bundled_index):
 def test_no_hits_abstains(bundled_index):
     answer = compose(bundled_index, "anything", np.zeros(384, dtype=np.float32), [], Config())
     assert answer.abstained and answer.text.startswith("The articles don't")
+
+
+def _hit(text: str) -> Hit:
+    return Hit(text=text, score=1, rank=1, chunk_id="c", article_id="a", title=None,
+               source=None, published=None, url=None, start=0, end=len(text))
+
+
+def test_a_name_must_be_found_whole_in_one_passage():
+    hits = [_hit("Jay Leno hosted the show."), _hit("Gordon Brown spoke in London.")]
+    assert missing_names("Did Jay Brown speak in London?", hits) == 0.5  # London yes
+    assert missing_names("Did Gordon Brown speak in London?", hits) == 0.0
+    # Word order and titles around the name do not matter, only one passage.
+    assert missing_names("What did Brown Gordon say?", hits) == 0.0
+
+
+def test_outlet_names_are_not_names_to_find():
+    hits = [_hit("Sam Altman was ousted by the board.")]
+    question = "Did TechCrunch and The Verge both report that Sam Altman was ousted?"
+    assert missing_names(question, hits) == pytest.approx(2 / 3)
+    assert missing_names(question, hits, outlets=["TechCrunch", "The Verge"]) == 0.0
