@@ -159,14 +159,16 @@ _NAME_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b((?:[A-Z][a-zA-Z'’.-]+|[A-Z]{2,})
 def question_names(question: str, outlets: Iterable[str] = ()) -> list[tuple[str, ...]]:
     """The names in a question: runs of capitalised words, as stemmed words.
 
-    "Jay Brown" is one name, not two, and words of the ``outlets`` are left
-    out: an outlet is the article's metadata, rarely in its text.
+    "Jay Brown" is one name, not two. Mentions of the ``outlets`` are left out:
+    an outlet is the article's metadata, rarely in its text.
     """
-    outlet_words = {stem(w) for o in outlets for alias in outlet_aliases(o) for w in words(alias)}
+    aliases = sorted({a for o in outlets for a in outlet_aliases(o)}, key=len, reverse=True)
+    for alias in aliases:
+        # A comma ends the name run there, as the outlet's words are not a name.
+        question = re.sub(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", ",", question)
     names: dict[tuple[str, ...], None] = {}
     for match in _NAME_RUN.finditer(question):
-        parts = tuple(stem(w) for w in words(match.group(1))
-                      if w not in STOPWORDS and stem(w) not in outlet_words)
+        parts = tuple(stem(w) for w in words(match.group(1)) if w not in STOPWORDS)
         if parts:
             names[parts] = None
     return list(names)

@@ -71,3 +71,10 @@ def test_outlet_names_are_not_names_to_find():
     question = "Did TechCrunch and The Verge both report that Sam Altman was ousted?"
     assert missing_names(question, hits) == pytest.approx(2 / 3)
     assert missing_names(question, hits, outlets=["TechCrunch", "The Verge"]) == 0.0
+
+
+def test_only_the_outlet_mention_is_dropped_not_its_words_elsewhere():
+    hits = [_hit("Seoul said so.")]
+    outlets = ["Korea JoongAng Daily"]
+    assert missing_names("Did Korea JoongAng Daily quote Seoul?", hits, outlets) == 0.0
+    assert missing_names("Did Korea Herald quote Seoul?", hits, outlets) == 0.5
