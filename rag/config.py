@@ -39,6 +39,8 @@ class Config:
     - ``coverage``: with ``hybrid``, how much the choice of each passage after
       the first favours words of the question that the passages already chosen
       lack (0 turns it off; below 1, since at 1 relevance would stop counting).
+      Only questions of 10 or more distinct content words have several parts
+      to cover; shorter ones keep the fused order.
     - ``max_question_chars``: longer questions are rejected, not truncated.
     - ``abstain_threshold``: answer confidence below which ``ask()`` abstains;
       ``None`` uses the value calibrated and recorded in the index manifest.
