@@ -118,10 +118,17 @@ def _has_date(tokens: list[str], text: str) -> bool:
     return any(t in _MONTHS or t in _DAYS or t in _RELATIVE_TIME for t in tokens)
 
 
+# A capitalised word, and where one may start a name: not at a sentence's start.
+_NAME_WORD = r"(?:[A-Z][a-zA-Z'’.-]+|[A-Z]{2,})"
+_NAME_START = r"(?<![.!?]\s)(?<!^)\b"
+_NAME = re.compile(rf"{_NAME_START}({_NAME_WORD})")
+_NAME_RUN = re.compile(rf"{_NAME_START}({_NAME_WORD}(?:\s+{_NAME_WORD})*)")
+
+
 def _names(text: str) -> list[str]:
     """Capitalised words that are not sentence-initial: a cheap proper-noun detector."""
     found = []
-    for match in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z'’.-]+|[A-Z]{2,})", text):
+    for match in _NAME.finditer(text):
         word = match.group(1).strip(".'’").lower()
         if word and word not in STOPWORDS:
             found.append(word)
@@ -150,10 +157,6 @@ def _coverage(question_terms: set[str], sentence_terms: set[str], idf: dict[str,
     weights = {t: idf.get(t, unseen) for t in question_terms}
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in sentence_terms) / total if total else 0.0
-
-
-_NAME_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b((?:[A-Z][a-zA-Z'’.-]+|[A-Z]{2,})"
-                       r"(?:\s+(?:[A-Z][a-zA-Z'’.-]+|[A-Z]{2,}))*)")
 
 
 def question_names(question: str, outlets: Iterable[str] = ()) -> list[tuple[str, ...]]:
