@@ -202,11 +202,32 @@ class Index:
             self._lexical()
         return self._bm25
 
-    def best_sentence_bm25(self, terms: list[str]) -> np.ndarray:
+    def sentence_bm25(self, terms: list[str]) -> np.ndarray:
+        """The BM25 score of every sentence for ``terms``, plus a final 0 for "none"."""
+        if self._bm25 is None:
+            self._lexical()
+        scores = np.zeros(len(self.sentences) + 1, dtype=np.float32)
+        if len(self.sentences):
+            scores[:-1] = self._sentence_bm25.get_scores(terms)
+        return scores
+
+    def chunk_sentences(self, position: int) -> np.ndarray:
+        """The sentence rows chunk number ``position`` overlaps (``len(sentences)``
+        stands for a chunk without sentences)."""
+        if self._chunk_sentences is None:
+            self._lexical()
+        assert self._chunk_sentences is not None
+        flat, starts = self._chunk_sentences
+        end = starts[position + 1] if position + 1 < len(starts) else len(flat)
+        return flat[starts[position]:end]
+
+    def best_sentence_bm25(self, terms: list[str],
+                           sentence_scores: np.ndarray | None = None) -> np.ndarray:
         """Per chunk, the BM25 score of its best-matching sentence for ``terms``.
 
         A gold fact is usually one sentence; scored alone it is not diluted by
-        the rest of its chunk, as it is in chunk-level BM25.
+        the rest of its chunk, as it is in chunk-level BM25. ``sentence_scores``
+        reuses :meth:`sentence_bm25` of the same terms.
         """
         if self._bm25 is None:
             self._lexical()
@@ -214,9 +235,7 @@ class Index:
         flat, starts = self._chunk_sentences
         if not len(self.chunks):
             return np.zeros(0, dtype=np.float32)
-        scores = np.zeros(len(self.sentences) + 1, dtype=np.float32)
-        if len(self.sentences):
-            scores[:-1] = self._sentence_bm25.get_scores(terms)
+        scores = self.sentence_bm25(terms) if sentence_scores is None else sentence_scores
         return np.maximum.reduceat(scores[flat], starts)
 
     def idf(self) -> dict[str, float]:
