@@ -17,7 +17,8 @@ from .errors import IndexNotFoundError
 from .hints import Hints, find_hints
 from .index import CURRENT, Index, build_index, load_index, resolve_build
 from .records import Answer, Hit
-from .retrieve import Filters, retrieve, validate_k, validate_question
+from .rerank import CrossEncoder, get_reranker
+from .retrieve import Filters, retrieve, several_parts, validate_k, validate_question
 
 IndexLike: TypeAlias = "Index | str | Path | None"
 
@@ -94,6 +95,14 @@ def question_hints(index: Index, question: str) -> Hints:
     return find_hints(question, index.sources(), index.date_span())
 
 
+def reranker_for(config: Config, question: str) -> CrossEncoder | None:
+    """The cross-encoder for a one-part ``question`` when ``config`` reranks, else None.
+
+    A several-part question gets coverage instead (see ``retrieve.several_parts``).
+    """
+    return get_reranker() if config.rerank_depth and not several_parts(question) else None
+
+
 def search(
     question: str,
     *,
@@ -117,7 +126,7 @@ def search(
     idx = get_index(index, config=config)
     vector = idx.embedder().encode_query(question)
     return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
-                    hints=question_hints(idx, question))
+                    hints=question_hints(idx, question), reranker=reranker_for(cfg, question))
 
 
 def ask(
@@ -159,7 +168,8 @@ def ask(
     vector = idx.embedder().encode_query(question)
     encoded = time.perf_counter()
     hints = question_hints(idx, question)
-    hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints)
+    hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints,
+                    reranker=reranker_for(cfg, question))
     retrieved = time.perf_counter()
     answer = compose(idx, question, vector, hits, cfg)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .answer import Candidate, Weights, candidates, missing_names, sentence_text
-from .api import get_index, question_hints
+from .api import get_index, question_hints, reranker_for
 from .config import Config
 from .index import Index
 from .retrieve import retrieve
@@ -68,7 +68,7 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
         q = r["question"]
         vector = embedder.encode_query(q)
         hits = retrieve(index, q, vector, k=config.k, config=config,
-                        hints=question_hints(index, q))
+                        hints=question_hints(index, q), reranker=reranker_for(config, q))
         cands = candidates(index, q, vector, hits)
         answers = [a.lower() for a in r["answers"]]
         gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]

@@ -87,7 +87,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no passages match (check the filters)")
     for hit in hits:
-        print(f"{hit.rank:>2}. [{hit.score:.4f}] {_label(hit)} (chars {hit.start}-{hit.end})")
+        reread = "" if hit.rerank_score is None else f" reranked {hit.rerank_score:+.2f}"
+        print(f"{hit.rank:>2}. [{hit.score:.4f}{reread}] {_label(hit)} "
+              f"(chars {hit.start}-{hit.end})")
         print(f"    {' '.join(hit.text.split())[:240]}")
     return 0
 

@@ -121,7 +121,13 @@ class Sentence:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk with its article's metadata. ``rank`` starts at 1."""
+    """A retrieved chunk with its article's metadata. ``rank`` starts at 1.
+
+    ``score`` is the fused retrieval score. ``rerank_score`` is the
+    cross-encoder's score of the chunk's best sentence when it read the chunk
+    (a one-part question, among the first ``Config.rerank_depth``); those
+    hits are ranked by it, ahead of the rest.
+    """
 
     text: str
     score: float
@@ -135,6 +141,7 @@ class Hit:
     start: int
     end: int
     hints: tuple[str, ...] = ()
+    rerank_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

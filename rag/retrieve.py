@@ -14,6 +14,7 @@ from .errors import QuestionError
 from .hints import Hints
 from .index import Index
 from .records import Hit
+from .rerank import CrossEncoder
 from .text import tokenize
 
 # Reciprocal-rank-fusion constant (Cormack et al. 2009 use 60).
@@ -152,6 +153,7 @@ def retrieve(
     config: Config,
     filters: Filters | None = None,
     hints: Hints | None = None,
+    reranker: CrossEncoder | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks for an already validated question and its vector.
 
@@ -172,10 +174,13 @@ def retrieve(
     dense = index.chunk_vectors @ query_vector
     lexical: list[np.ndarray] = []
     terms = tokenize(question) if config.hybrid else []
+    sentence_lexical: np.ndarray | None = None
     if terms:
         lexical.append(index.bm25().get_scores(terms))
+        if config.sentence_bm25 or (config.rerank_depth and reranker is not None):
+            sentence_lexical = index.sentence_bm25(terms)
         if config.sentence_bm25:
-            lexical.append(index.best_sentence_bm25(terms))
+            lexical.append(index.best_sentence_bm25(terms, sentence_lexical))
 
     def rankings(restrict: np.ndarray | None) -> list[np.ndarray]:
         out = [_top(dense, CANDIDATES, restrict)]
@@ -206,7 +211,12 @@ def retrieve(
         applied.append(("most recent first" if hints.latest else "earliest first",
                         np.ones(len(index.chunks), dtype=bool)))
     order = sorted(fused, key=lambda r: (-fused[r], -dense[r]))
-    if config.coverage and len(set(terms)) >= COVERAGE_MIN_WORDS:
+    reread: dict[int, float] = {}
+    if config.rerank_depth and reranker is not None:
+        reread = _rerank(index, question, query_vector, order, reranker, config,
+                         sentence_lexical)
+        order = sorted(reread, key=lambda r: -reread[r]) + order[len(reread):]
+    if config.coverage and terms and several_parts(question):
         order = _cover(index, order, fused, terms, k, config)
     chosen = _diverse(index, order, k, config.max_per_article)
     hits = []
@@ -218,8 +228,58 @@ def retrieve(
             article_id=article.id, title=article.title, source=article.source,
             published=article.published, url=article.url, start=chunk.start, end=chunk.end,
             hints=tuple(label for label, m in applied if m[row]),
+            rerank_score=round(reread[row], 4) if row in reread else None,
         ))
     return hits
+
+
+def several_parts(question: str) -> bool:
+    """Whether a question has several parts to cover (10+ distinct content words).
+
+    Several-part questions get coverage (``_cover``); one-part questions, whose
+    answer is one sentence, get the cross-encoder (``_rerank``). Measured on
+    MultiHop-RAG, whose questions all have several parts, the cross-encoder
+    ranked worse than the fused ranking (README): it matches one part well.
+    """
+    return len(set(tokenize(question))) >= COVERAGE_MIN_WORDS
+
+
+def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[int],
+            reranker: CrossEncoder, config: Config,
+            sentence_lexical: np.ndarray | None) -> dict[int, float]:
+    """The cross-encoder's score of each of the first ``config.rerank_depth`` chunks.
+
+    The cross-encoder reads the question with each of a chunk's best
+    ``config.rerank_sentences`` sentences (picked by their vectors' similarity
+    and their BM25 score, both already at hand), and a chunk scores as its best
+    sentence: the answer to a one-part question is one sentence, and short
+    pairs cost far less than whole chunks.
+    """
+    head = order[: config.rerank_depth]
+    n_sent = len(index.sentences)
+    picked: dict[int, list[int]] = {}
+    for row in head:
+        rows = index.chunk_sentences(row)
+        rows = rows[rows < n_sent]
+        if not len(rows):
+            picked[row] = []
+            continue
+        cheap = index.sentence_vectors[rows] @ query_vector
+        if sentence_lexical is not None:
+            lex = sentence_lexical[rows]
+            top = float(lex.max())
+            if top > 0:
+                cheap = cheap + lex / top
+        best = np.argsort(-cheap, kind="stable")[: config.rerank_sentences]
+        picked[row] = [int(r) for r in rows[best]]
+    unique = list(dict.fromkeys(r for rows in picked.values() for r in rows))
+    texts = []
+    for r in unique:
+        a, lo, hi = index.sentences[r]
+        texts.append(index.article_list[int(a)].text[int(lo):int(hi)])
+    scores = dict(zip(unique, reranker.score(question, texts).tolist(), strict=True))
+    # A chunk without sentences (a sentinel row only) cannot be read: it goes last.
+    return {row: max((scores[r] for r in rows), default=-1e9) for row, rows in picked.items()}
 
 
 def _cover(index: Index, order: list[int], fused: dict[int, float], terms: list[str],

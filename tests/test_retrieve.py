@@ -8,7 +8,10 @@ def test_search_returns_ranked_cited_hits(bundled_index):
     hits = rag.search("Chinese exports to North Korea in September", k=5, index=bundled_index)
     assert len(hits) == 5
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
-    assert hits == sorted(hits, key=lambda h: -h.score)
+    # A one-part question: the cross-encoder read the first chunks and ranks them.
+    read = [h for h in hits if h.rerank_score is not None]
+    assert read and hits[: len(read)] == read
+    assert read == sorted(read, key=lambda h: -h.rerank_score)
     assert "30.75%" in " ".join(h.text for h in hits[:3])
     for hit in hits:
         article = bundled_index.articles[hit.article_id]
@@ -170,3 +173,47 @@ def test_short_questions_are_left_to_relevance(bundled_index):
 def test_coverage_must_be_below_one(value):
     with pytest.raises(rag.ConfigError, match="coverage"):
         Config(coverage=value)
+
+
+def test_cross_encoder_reorders_only_the_fused_head(bundled_index):
+    question = "What think tank does Duyeon Kim work for?"
+    fused = rag.search(question, k=10, index=bundled_index, config=Config(rerank_depth=0))
+    reread = rag.search(question, k=10, index=bundled_index, config=Config(rerank_depth=5))
+    assert all(h.rerank_score is None for h in fused)
+    assert [h.rerank_score is not None for h in reread] == [True] * 5 + [False] * 5
+    # The same five chunks, reordered by what the cross-encoder read; the rest untouched.
+    assert {h.chunk_id for h in reread[:5]} == {h.chunk_id for h in fused[:5]}
+    assert [h.chunk_id for h in reread[5:]] == [h.chunk_id for h in fused[5:]]
+    assert [h.rerank_score for h in reread[:5]] == sorted(
+        (h.rerank_score for h in reread[:5]), reverse=True)
+    assert "Center for New American Security" in reread[0].text
+
+
+def test_cross_encoder_lifts_the_answer_of_a_paraphrase(bundled_index):
+    # The seed set's s032: fused retrieval ranks the answer's chunk 8th.
+    question = "What is Moscow reportedly giving Pyongyang in return for arms?"
+    fused = rag.search(question, k=10, index=bundled_index, config=Config(rerank_depth=0))
+    reread = rag.search(question, k=10, index=bundled_index)
+
+    def rank(hits):
+        return next(h.rank for h in hits if "crude oil, food and luxury goods" in h.text)
+
+    assert rank(reread) < rank(fused)
+
+
+def test_several_part_questions_are_covered_not_reranked(bundled_index):
+    from rag.retrieve import several_parts
+
+    long = ("How much did Chinese exports to North Korea rise in September, and where "
+            "does the professor Lim Eul-chul teach?")
+    assert several_parts(long) and not several_parts("Where does Lim Eul-chul teach?")
+    hits = rag.search(long, k=5, index=bundled_index)
+    assert all(h.rerank_score is None for h in hits)
+    assert hits == rag.search(long, k=5, index=bundled_index, config=Config(rerank_depth=0))
+
+
+def test_reranking_keeps_filters_closed(bundled_index):
+    hits = rag.search("Who is Kim Jong Un?", k=10, index=bundled_index,
+                      sources=["Korea JoongAng Daily"])
+    assert hits and {h.source for h in hits} == {"Korea JoongAng Daily"}
+    assert rag.search("Who is Kim Jong Un?", index=bundled_index, sources=["Nobody"]) == []
