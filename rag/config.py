@@ -63,7 +63,7 @@ class Config:
     hints: bool = True
     max_per_article: int = 4
     coverage: float = 0.85
-    rerank_depth: int = 10
+    rerank_depth: int = 8
     rerank_sentences: int = 2
     max_question_chars: int = 2000
     abstain_threshold: float | None = None
