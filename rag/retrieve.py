@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
+from .answer import sentence_text
 from .config import Config
 from .errors import QuestionError
 from .hints import Hints
@@ -273,10 +274,7 @@ def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[i
         best = np.argsort(-cheap, kind="stable")[: config.rerank_sentences]
         picked[row] = [int(r) for r in rows[best]]
     unique = list(dict.fromkeys(r for rows in picked.values() for r in rows))
-    texts = []
-    for r in unique:
-        a, lo, hi = index.sentences[r]
-        texts.append(index.article_list[int(a)].text[int(lo):int(hi)])
+    texts = [sentence_text(index, r) for r in unique]
     scores = dict(zip(unique, reranker.score(question, texts).tolist(), strict=True))
     # A chunk without sentences (a sentinel row only) cannot be read: it goes last.
     return {row: max((scores[r] for r in rows), default=-1e9) for row, rows in picked.items()}
