@@ -106,8 +106,8 @@ class CrossEncoder:
     def score(self, question: str, passages: list[str]) -> np.ndarray:
         """One float32 score per passage, in the order given.
 
-        Recent pairs are remembered: the composer asks again about sentences
-        that retrieval has just read for the same question.
+        Recent pairs are remembered: ``search()`` then ``ask()`` of the same
+        question (as the eval and the chat do) reads its sentences once.
         """
         out = np.zeros(len(passages), dtype=np.float32)
         todo: dict[str, list[int]] = {}
