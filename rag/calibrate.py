@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .answer import Candidate, Weights, candidates, missing_names, sentence_text
+from .answer import Candidate, Weights, candidates, missing_names, reread_best, sentence_text
 from .api import get_index, question_hints, reranker_for
 from .config import Config
 from .index import Index
@@ -55,6 +55,7 @@ class Case:
     cands: list[Candidate]
     gold: list[bool]  # per candidate: holds a gold answer string
     missing: float
+    lead: int | None = None  # the candidate the cross-encoder read best, quoted first
 
 
 def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Path) -> list[Case]:
@@ -74,7 +75,8 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
         gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]
         kind = {"unanswerable": "unanswerable", "offtopic": "offtopic"}.get(r["type"],
                                                                            "answerable")
-        cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits, index.sources())))
+        cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits, index.sources()),
+                          reread_best(index, cands, hits)))
     return cases
 
 
@@ -88,7 +90,9 @@ def _decisions(cases: list[Case], w: Weights, max_quotes: int) -> list[tuple[flo
         scores = np.array([c.score(w) for c in case.cands])
         order = np.argsort(-scores, kind="stable")
         best = float(scores[order[0]])
-        picked = [i for i in order[:max_quotes] if scores[i] >= w.relative_floor * best]
+        lead = [] if case.lead is None else [case.lead]
+        rest = [i for i in order if i != case.lead][: max_quotes - len(lead)]
+        picked = lead + [i for i in rest if scores[i] >= w.relative_floor * best]
         out.append((best - w.missing_name * case.missing, any(case.gold[i] for i in picked)))
     return out
 
@@ -114,7 +118,11 @@ def score(cases: list[Case], w: Weights, max_quotes: int) -> dict[str, float]:
             "offtopic_max_confidence": max(off, default=-1.0)}
 
 
-def search_grid(cases: list[Case], max_quotes: int) -> tuple[Weights, dict[str, float]]:
+def search_grid(cases: list[Case], max_quotes: int,
+                current: Weights | None = None) -> tuple[Weights, dict[str, float]]:
+    """The grid setting with the best objective; ``current`` (the recorded weights)
+    is kept when nothing scores better, so a recalibration moves a weight only on
+    evidence, not on the grid's order among ties."""
     best: tuple[float, Weights, dict[str, float]] | None = None
     for values in itertools.product(*GRID.values()):
         base = Weights(**dict(zip(GRID, values, strict=True)))
@@ -129,6 +137,12 @@ def search_grid(cases: list[Case], max_quotes: int) -> tuple[Weights, dict[str, 
                 best = (objective, w, s)
     if best is None:
         raise RuntimeError("no setting abstains on every off-topic question with the margin")
+    if current is not None:
+        s = score(cases, current, max_quotes)
+        if (s["offtopic_max_confidence"] + OFFTOPIC_MARGIN <= current.threshold
+                and s["false_abstention"] <= MAX_FALSE_ABSTENTION
+                and s["answered_right"] + s["abstention_f1"] >= best[0] - 1e-9):
+            return current, s
     return best[1], best[2]
 
 
@@ -159,13 +173,27 @@ def run(args: argparse.Namespace) -> int:
         return _calibrate(args, config, load_index(Path(scratch), config=config))
 
 
+def _calibration_path() -> Path:
+    return Path(str(resources.files("rag") / "data" / "calibration.json"))
+
+
+def _recorded(model: str) -> Weights | None:
+    """The weights recorded for ``model``, if any."""
+    try:
+        entry = json.loads(_calibration_path().read_text())["models"][model]["weights"]
+    except (OSError, ValueError, KeyError):
+        return None
+    known = set(Weights.__dataclass_fields__)
+    return Weights(**{k: float(v) for k, v in entry.items() if k in known})
+
+
 def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
     seed = Path(args.seed or REPO / "eval" / "seed_questions.jsonl")
     offtopic = Path(args.offtopic or REPO / "eval" / "offtopic_questions.jsonl")
     cases = load_cases(index, config, seed, offtopic)
     dev = [c for c in cases if c.kind == "offtopic" or int(c.qid.lstrip("s")) % 2 == 1]
     held = [c for c in cases if c.kind != "offtopic" and int(c.qid.lstrip("s")) % 2 == 0]
-    weights, dev_scores = search_grid(dev, config.max_quotes)
+    weights, dev_scores = search_grid(dev, config.max_quotes, _recorded(index.model))
     held_scores = score(held + [c for c in cases if c.kind == "offtopic"], weights,
                         config.max_quotes)
     report: dict[str, Any] = {
@@ -174,13 +202,14 @@ def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
         "method": "grid search on the seed set's odd ids plus eval/offtopic_questions.jsonl; "
                   "objective answered_right + abstention_f1, every off-topic abstained "
                   f"with a margin of {OFFTOPIC_MARGIN}, false abstention at most "
-                  f"{MAX_FALSE_ABSTENTION}",
+                  f"{MAX_FALSE_ABSTENTION}; the recorded weights are kept unless a setting "
+                  "scores better",
         "dev": {k: round(v, 3) for k, v in dev_scores.items()},
         "held_out_even_ids": {k: round(v, 3) for k, v in held_scores.items()},
     }
     print(json.dumps(report, indent=2))
     if args.write:
-        path = Path(str(resources.files("rag") / "data" / "calibration.json"))
+        path = _calibration_path()
         data = json.loads(path.read_text())
         data.setdefault("models", {})[index.model] = report
         tmp = path.with_suffix(".tmp")

@@ -126,7 +126,8 @@ class Hit:
     ``score`` is the fused retrieval score. ``rerank_score`` is the
     cross-encoder's score of the chunk's best sentence when it read the chunk
     (a one-part question, among the first ``Config.rerank_depth``); those
-    hits are ranked by it, ahead of the rest.
+    hits are ranked by it, ahead of the rest. ``rerank_span`` is that
+    sentence's ``(start, end)`` in the article's text.
     """
 
     text: str
@@ -142,6 +143,7 @@ class Hit:
     end: int
     hints: tuple[str, ...] = ()
     rerank_score: float | None = None
+    rerank_span: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

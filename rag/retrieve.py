@@ -212,11 +212,11 @@ def retrieve(
         applied.append(("most recent first" if hints.latest else "earliest first",
                         np.ones(len(index.chunks), dtype=bool)))
     order = sorted(fused, key=lambda r: (-fused[r], -dense[r]))
-    reread: dict[int, float] = {}
+    reread: dict[int, tuple[float, int | None]] = {}
     if config.rerank_depth and reranker is not None:
         reread = _rerank(index, question, query_vector, order, reranker, config,
                          sentence_lexical)
-        order = sorted(reread, key=lambda r: -reread[r]) + order[len(reread):]
+        order = sorted(reread, key=lambda r: -reread[r][0]) + order[len(reread):]
     if config.coverage and terms and several_parts(question):
         order = _cover(index, order, fused, terms, k, config)
     chosen = _diverse(index, order, k, config.max_per_article)
@@ -229,7 +229,8 @@ def retrieve(
             article_id=article.id, title=article.title, source=article.source,
             published=article.published, url=article.url, start=chunk.start, end=chunk.end,
             hints=tuple(label for label, m in applied if m[row]),
-            rerank_score=round(reread[row], 4) if row in reread else None,
+            rerank_score=round(reread[row][0], 4) if row in reread else None,
+            rerank_span=_span(index, reread[row][1]) if row in reread else None,
         ))
     return hits
 
@@ -247,8 +248,9 @@ def several_parts(question: str) -> bool:
 
 def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[int],
             reranker: CrossEncoder, config: Config,
-            sentence_lexical: np.ndarray | None) -> dict[int, float]:
-    """The cross-encoder's score of each of the first ``config.rerank_depth`` chunks.
+            sentence_lexical: np.ndarray | None) -> dict[int, tuple[float, int | None]]:
+    """The cross-encoder's score of each of the first ``config.rerank_depth`` chunks,
+    with the sentence (its row) that earned it.
 
     The cross-encoder reads the question with each of a chunk's best
     ``config.rerank_sentences`` sentences (picked by their vectors' similarity
@@ -276,8 +278,19 @@ def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[i
     unique = list(dict.fromkeys(r for rows in picked.values() for r in rows))
     texts = [sentence_text(index, r) for r in unique]
     scores = dict(zip(unique, reranker.score(question, texts).tolist(), strict=True))
-    # A chunk without sentences (a sentinel row only) cannot be read: it goes last.
-    return {row: max((scores[r] for r in rows), default=-1e9) for row, rows in picked.items()}
+    out: dict[int, tuple[float, int | None]] = {}
+    for row, read in picked.items():
+        # A chunk without sentences (a sentinel row only) cannot be read: it goes last.
+        best_row = max(read, key=lambda r: scores[r], default=None)
+        out[row] = (scores[best_row], best_row) if best_row is not None else (-1e9, None)
+    return out
+
+
+def _span(index: Index, sentence_row: int | None) -> tuple[int, int] | None:
+    if sentence_row is None:
+        return None
+    _, start, end = index.sentences[sentence_row]
+    return int(start), int(end)
 
 
 def _cover(index: Index, order: list[int], fused: dict[int, float], terms: list[str],

@@ -78,3 +78,42 @@ def test_only_the_outlet_mention_is_dropped_not_its_words_elsewhere():
     outlets = ["Korea JoongAng Daily"]
     assert missing_names("Did Korea JoongAng Daily quote Seoul?", hits, outlets) == 0.0
     assert missing_names("Did Korea Herald quote Seoul?", hits, outlets) == 0.5
+
+
+def test_the_cross_encoders_best_sentence_leads_the_quotes(bundled_index):
+    # The seed set's s021: the composer's own signals quote other sentences about the
+    # visit; the cross-encoder's best read sentence names the spokesman.
+    question = "Which Beijing spokesman refused to go into details of Kim's stay?"
+    answer = rag.ask(question, index=bundled_index)
+    top = max((h for h in answer.hits if h.rerank_score is not None),
+              key=lambda h: h.rerank_score)
+    first = answer.citations[0]
+    assert (first.article_id, (first.start, first.end)) == (top.article_id, top.rerank_span)
+    assert "Lu Kang" in first.quote
+    # Without the reranker the composer alone does not quote it.
+    plain = rag.ask(question, index=bundled_index, config=Config(rerank_depth=0))
+    assert not any("Lu Kang" in c.quote for c in plain.citations)
+
+
+def test_a_read_sentence_leads_even_when_the_composer_ranks_it_low(bundled_index):
+    import dataclasses
+
+    question = "By how much did Chinese exports to North Korea rise in September?"
+    config = Config(rerank_depth=0)
+    hits = rag.search(question, index=bundled_index, config=config)
+    vector = bundled_index.embedder().encode_query(question)
+    plain = compose(bundled_index, question, vector, hits, config)
+    assert not plain.abstained
+    # Mark another sentence of the last hit as the one a cross-encoder read best.
+    last = hits[-1]
+    a_idx = bundled_index.article_position[last.article_id]
+    rows = bundled_index.sentence_rows(a_idx, last.start, last.end)
+    _, start, end = (int(x) for x in bundled_index.sentences[rows[-1]])
+    assert (start, end) not in {(c.start, c.end) for c in plain.citations}
+    marked = [*hits[:-1], dataclasses.replace(last, rerank_score=3.0, rerank_span=(start, end))]
+    led = compose(bundled_index, question, vector, marked, config)
+    assert (led.citations[0].start, led.citations[0].end) == (start, end)
+    assert len(led.citations) <= config.max_quotes
+    assert [c.n for c in led.citations] == list(range(1, len(led.citations) + 1))
+    # The composer's own best quote follows it.
+    assert led.citations[1].quote == plain.citations[0].quote

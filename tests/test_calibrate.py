@@ -1,7 +1,8 @@
+import dataclasses
 import json
 
 from rag.answer import Candidate, Weights
-from rag.calibrate import Case, score
+from rag.calibrate import Case, score, search_grid
 from rag.cli import build_parser, main
 
 
@@ -21,6 +22,33 @@ def test_score_counts_answers_abstentions_and_offtopic():
     assert s["abstention_precision"] == 0.5
     assert s["offtopic_abstained"] == 1.0
     assert s["offtopic_max_confidence"] == 0.2
+
+
+def _two(sentences, gold, lead=None):
+    cands = [Candidate(row=i, chunk_id="c", sentence=v, passage=0.0, lexical=0.0,
+                       fits_type=True) for i, v in enumerate(sentences)]
+    return cands, gold, lead
+
+
+def test_the_cross_encoders_lead_sentence_counts_as_quoted():
+    cands, gold, _ = _two([0.9, 0.8, 0.2], [False, False, True])
+    w = Weights(sentence=1.0, passage=0.0, lexical=0.0, threshold=0.1)
+    plain = Case("s1", "answerable", cands, gold, 0.0)
+    led = Case("s1", "answerable", cands, gold, 0.0, lead=2)
+    assert score([plain], w, 2)["answered_right"] == 0.0
+    assert score([led], w, 2)["answered_right"] == 1.0
+
+
+def test_recorded_weights_are_kept_on_a_tie():
+    cases = [_case("s1", "answerable", 0.9), _case("s3", "unanswerable", 0.05, gold=False),
+             _case("o1", "offtopic", 0.0)]
+    first, _ = search_grid(cases, 3)
+    recorded = dataclasses.replace(first, wrong_type=first.wrong_type + 0.1)
+    kept, _ = search_grid(cases, 3, recorded)
+    assert kept == recorded
+    # Recorded weights that score worse are replaced.
+    worse = dataclasses.replace(first, threshold=0.95)
+    assert search_grid(cases, 3, worse)[0] == first
 
 
 def test_calibrate_accepts_its_documented_options():

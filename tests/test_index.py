@@ -127,5 +127,5 @@ def test_an_onnx_model_builds_searches_and_refuses_the_other_model(tmp_path):
     hits = rag.search("By how much did Chinese exports to North Korea rise?", index=index,
                       config=bge, k=3)
     assert hits and any("export" in h.text.lower() for h in hits)
-    with pytest.raises(IndexMismatchError, match="bge-small-en-v1.5"):
+    with pytest.raises(IndexMismatchError, match=r"bge-small-en-v1\.5"):
         rag.load_index(target, config=Config())

@@ -187,6 +187,14 @@ def test_cross_encoder_reorders_only_the_fused_head(bundled_index):
     assert [h.rerank_score for h in reread[:5]] == sorted(
         (h.rerank_score for h in reread[:5]), reverse=True)
     assert "Center for New American Security" in reread[0].text
+    # Each read hit names the sentence that earned its score: one inside the chunk.
+    for hit in reread[:5]:
+        assert hit.rerank_span is not None
+        start, end = hit.rerank_span
+        assert hit.start <= start < end <= hit.end
+    assert "Center for New American Security" in bundled_index.articles[
+        reread[0].article_id].text[slice(*reread[0].rerank_span)]
+    assert all(h.rerank_span is None for h in fused + reread[5:])
 
 
 def test_cross_encoder_lifts_the_answer_of_a_paraphrase(bundled_index):
