@@ -67,16 +67,24 @@ class Weights:
         return asdict(self)
 
 
-@lru_cache(maxsize=8)
-def calibrated_weights(model: str) -> Weights:
-    """The weights measured for ``model`` (rag/data/calibration.json), else defaults."""
+def recorded_weights(model: str) -> Weights | None:
+    """The weights recorded for ``model`` in rag/data/calibration.json, read afresh;
+    None when the file or the model's entry is missing."""
     try:
         data = json.loads((resources.files("rag") / "data" / "calibration.json").read_text())
     except (OSError, ValueError):
-        return Weights()
-    entry = data.get("models", {}).get(model, {}).get("weights", {})
+        return None
+    entry = data.get("models", {}).get(model, {}).get("weights")
+    if entry is None:
+        return None
     known = set(Weights.__dataclass_fields__)
     return Weights(**{k: float(v) for k, v in entry.items() if k in known})
+
+
+@lru_cache(maxsize=8)
+def calibrated_weights(model: str) -> Weights:
+    """The weights measured for ``model`` (rag/data/calibration.json), else defaults."""
+    return recorded_weights(model) or Weights()
 
 
 # ---------------------------------------------------------------- answer types

@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from .answer import Candidate, Weights, candidates, missing_names, reread_best, sentence_text
+from .answer import (
+    Candidate,
+    Weights,
+    candidates,
+    missing_names,
+    recorded_weights,
+    reread_best,
+    sentence_text,
+)
 from .api import get_index, question_hints, reranker_for
 from .config import Config
 from .index import Index
@@ -173,27 +181,13 @@ def run(args: argparse.Namespace) -> int:
         return _calibrate(args, config, load_index(Path(scratch), config=config))
 
 
-def _calibration_path() -> Path:
-    return Path(str(resources.files("rag") / "data" / "calibration.json"))
-
-
-def _recorded(model: str) -> Weights | None:
-    """The weights recorded for ``model``, if any."""
-    try:
-        entry = json.loads(_calibration_path().read_text())["models"][model]["weights"]
-    except (OSError, ValueError, KeyError):
-        return None
-    known = set(Weights.__dataclass_fields__)
-    return Weights(**{k: float(v) for k, v in entry.items() if k in known})
-
-
 def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
     seed = Path(args.seed or REPO / "eval" / "seed_questions.jsonl")
     offtopic = Path(args.offtopic or REPO / "eval" / "offtopic_questions.jsonl")
     cases = load_cases(index, config, seed, offtopic)
     dev = [c for c in cases if c.kind == "offtopic" or int(c.qid.lstrip("s")) % 2 == 1]
     held = [c for c in cases if c.kind != "offtopic" and int(c.qid.lstrip("s")) % 2 == 0]
-    weights, dev_scores = search_grid(dev, config.max_quotes, _recorded(index.model))
+    weights, dev_scores = search_grid(dev, config.max_quotes, recorded_weights(index.model))
     held_scores = score(held + [c for c in cases if c.kind == "offtopic"], weights,
                         config.max_quotes)
     report: dict[str, Any] = {
@@ -209,7 +203,7 @@ def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
     }
     print(json.dumps(report, indent=2))
     if args.write:
-        path = _calibration_path()
+        path = Path(str(resources.files("rag") / "data" / "calibration.json"))
         data = json.loads(path.read_text())
         data.setdefault("models", {})[index.model] = report
         tmp = path.with_suffix(".tmp")

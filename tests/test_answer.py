@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 import rag
-from rag.answer import Weights, answer_type, calibrated_weights, compose, missing_names
+from rag.answer import (
+    Weights,
+    answer_type,
+    calibrated_weights,
+    compose,
+    missing_names,
+    recorded_weights,
+)
 from rag.config import Config
 from rag.records import Hit
 
@@ -36,6 +43,12 @@ def test_calibration_is_recorded_for_the_default_model():
     weights = calibrated_weights(Config().model)
     assert weights != Weights() or weights.threshold > 0
     assert 0 < weights.threshold < 1
+    assert recorded_weights(Config().model) == weights
+
+
+def test_a_model_without_a_calibration_gets_the_default_weights():
+    assert recorded_weights("no-such-model") is None
+    assert calibrated_weights("no-such-model") == Weights()
 
 
 def test_threshold_override_forces_abstention(bundled_index):
