@@ -10,12 +10,15 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeAlias
 
+import numpy as np
+
 from .answer import compose
 from .articles import bundled_corpus_dir
 from .config import Config
 from .errors import IndexNotFoundError
 from .hints import Hints, find_hints
 from .index import CURRENT, Index, build_index, load_index, resolve_build
+from .parts import Part, question_parts
 from .records import Answer, Hit
 from .rerank import CrossEncoder, get_reranker
 from .retrieve import Filters, retrieve, several_parts, validate_k, validate_question
@@ -103,6 +106,19 @@ def reranker_for(config: Config, question: str) -> CrossEncoder | None:
     return get_reranker() if config.rerank_depth and not several_parts(question) else None
 
 
+def question_inputs(idx: Index, question: str,
+                    config: Config) -> tuple[np.ndarray, list[Part], np.ndarray | None]:
+    """The question's vector, and for a several-part question its parts with a
+    vector each (pooled from the same forward pass, so at no extra model cost)."""
+    parts = question_parts(question, idx.sources()) if (
+        config.parts and several_parts(question)) else []
+    if not parts:
+        return idx.embedder().encode_query(question), [], None
+    vector, part_vectors = idx.embedder().encode_query_spans(
+        question, [(p.start, p.end) for p in parts])
+    return vector, parts, part_vectors
+
+
 def search(
     question: str,
     *,
@@ -124,9 +140,10 @@ def search(
     k = validate_k(k)
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
-    vector = idx.embedder().encode_query(question)
+    vector, parts, part_vectors = question_inputs(idx, question, cfg)
     return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
-                    hints=question_hints(idx, question), reranker=reranker_for(cfg, question))
+                    hints=question_hints(idx, question), reranker=reranker_for(cfg, question),
+                    parts=parts, part_vectors=part_vectors)
 
 
 def ask(
@@ -165,11 +182,11 @@ def ask(
     k = validate_k(cfg.k if k is None else k)
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
-    vector = idx.embedder().encode_query(question)
+    vector, parts, part_vectors = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
     hints = question_hints(idx, question)
     hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints,
-                    reranker=reranker_for(cfg, question))
+                    reranker=reranker_for(cfg, question), parts=parts, part_vectors=part_vectors)
     retrieved = time.perf_counter()
     answer = compose(idx, question, vector, hits, cfg)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))

@@ -35,7 +35,7 @@ from .answer import (
     reread_best,
     sentence_text,
 )
-from .api import get_index, question_hints, reranker_for
+from .api import get_index, question_hints, question_inputs, reranker_for
 from .config import Config
 from .index import Index
 from .retrieve import retrieve
@@ -72,12 +72,12 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
     records = [json.loads(x) for x in seed_path.read_text().splitlines() if x.strip()]
     records += [{**json.loads(x), "type": "offtopic", "answers": []}
                 for x in offtopic_path.read_text().splitlines() if x.strip()]
-    embedder = index.embedder()
     for r in records:
         q = r["question"]
-        vector = embedder.encode_query(q)
+        vector, parts, part_vectors = question_inputs(index, q, config)
         hits = retrieve(index, q, vector, k=config.k, config=config,
-                        hints=question_hints(index, q), reranker=reranker_for(config, q))
+                        hints=question_hints(index, q), reranker=reranker_for(config, q),
+                        parts=parts, part_vectors=part_vectors)
         cands = candidates(index, q, vector, hits)
         answers = [a.lower() for a in r["answers"]]
         gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]

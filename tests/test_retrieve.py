@@ -225,3 +225,46 @@ def test_reranking_keeps_filters_closed(bundled_index):
                       sources=["Korea JoongAng Daily"])
     assert hits and {h.source for h in hits} == {"Korea JoongAng Daily"}
     assert rag.search("Who is Kim Jong Un?", index=bundled_index, sources=["Nobody"]) == []
+
+
+@pytest.fixture(scope="module")
+def port_index(tmp_path_factory):
+    """Six reports on one story and one article on another: a two-part question's
+    minor part is easily starved by the major one."""
+    import json
+
+    corpus = tmp_path_factory.mktemp("port")
+    records = [{"title": f"Port {i}", "source": "Alpha Wire", "published_at": f"2023-10-0{i + 1}",
+                "body": f"Port report {i}: the river port handled {i + 3} grain ships this "
+                        "week, harbour officials said. Grain prices held steady."}
+               for i in range(6)]
+    records.append({"title": "Town news", "source": "Beta Post", "published_at": "2023-10-09",
+                    "body": "Town news: Mayor Ruth Okafor cut the ribbon on the new footbridge "
+                            "over the canal on Saturday. Residents cheered."})
+    (corpus / "news.json").write_text(json.dumps(records))
+    target = tmp_path_factory.mktemp("port-index")
+    rag.build_index([corpus], target, progress=False)
+    return rag.load_index(target)
+
+
+PORT_QUESTION = ("How many grain ships did the river port handle this week according to "
+                 "harbour officials, and who opened the new bridge?")
+
+
+def test_each_part_of_a_question_gets_its_passage(port_index):
+    plain = Config(coverage=0.0)  # so that only the parts can bring the bridge in
+    without = rag.search(PORT_QUESTION, k=4, index=port_index, config=plain.replace(parts=False))
+    assert [h.title for h in without] == ["Port 0", "Port 1", "Port 2", "Port 3"]
+    hits = rag.search(PORT_QUESTION, k=4, index=port_index, config=plain)
+    assert [h.title for h in hits[:3]] == ["Port 0", "Port 1", "Port 2"]  # the head stays
+    assert hits[3].title == "Town news"
+    assert "part of the question: who opened the new bridge" in hits[3].hints
+    answer = rag.ask(PORT_QUESTION, index=port_index, config=plain)
+    assert "part of the question: who opened the new bridge" in answer.hints
+
+
+def test_parts_keep_filters_closed(port_index):
+    assert rag.search(PORT_QUESTION, index=port_index, sources=["No Such Outlet"]) == []
+    hits = rag.search(PORT_QUESTION, index=port_index, sources=["Alpha Wire"])
+    assert hits and {h.source for h in hits} == {"Alpha Wire"}
+    assert rag.search(PORT_QUESTION, index=port_index, since="2023-10-08")[0].title == "Town news"
