@@ -255,7 +255,17 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """One normalised vector for a question (recent questions are remembered:
         a search followed by an ask of the same question encodes it once)."""
-        return self.encode_queries([text])[0]
+        with self._lock:
+            cached = self._queries.get(text)
+        if cached is not None:
+            return cached
+        vector = self.encode([self.query_prefix + text])[0]
+        vector.setflags(write=False)
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > _QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+        return vector
 
     def encode_query_spans(self, text: str,
                            spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -277,26 +287,6 @@ class Embedder:
             while len(self._queries) > _QUERY_CACHE:
                 self._queries.pop(next(iter(self._queries)))
         return both[0], both[1:]
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Normalised vectors for questions or parts of one, those not remembered
-        encoded in one batch; one row per text."""
-        with self._lock:
-            found = {t: self._queries[t] for t in texts if t in self._queries}
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            fresh = self.encode([self.query_prefix + t for t in missing])
-            with self._lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    vector.setflags(write=False)
-                    self._queries[text] = found[text] = vector
-                while len(self._queries) > _QUERY_CACHE:
-                    self._queries.pop(next(iter(self._queries)))
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        out = np.stack([found[t] for t in texts])
-        out.setflags(write=False)
-        return out
 
 
 class SentenceTransformerEmbedder(Embedder):

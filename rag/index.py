@@ -199,27 +199,20 @@ class Index:
 
     @property
     def sentence_chunk(self) -> np.ndarray:
-        """For each sentence row, the first chunk holding all of it (else the first
-        it overlaps): where a passage chosen for one sentence comes from."""
-        if self._chunk_sentences is None:
-            self._lexical()
-        if self._sentence_chunk is None:
-            assert self._chunk_sentences is not None
-            flat, starts = self._chunk_sentences
-            counts = np.diff(np.append(starts, len(flat)))
-            owner = np.repeat(np.arange(len(self.chunks), dtype=np.int64), counts)
-            real = flat < len(self.sentences)
-            flat, owner = flat[real], owner[real]
-            begin = np.array([c.start for c in self.chunks], dtype=np.int64)[owner]
-            end = np.array([c.end for c in self.chunks], dtype=np.int64)[owner]
-            whole = (begin <= self.sentences[flat, 1]) & (self.sentences[flat, 2] <= end)
-            first = np.full(len(self.sentences), len(self.chunks), dtype=np.int64)
-            np.minimum.at(first, flat, owner)
-            holding = np.full(len(self.sentences), len(self.chunks), dtype=np.int64)
-            np.minimum.at(holding, flat[whole], owner[whole])
-            result = np.where(holding < len(self.chunks), holding, first)
-            result.setflags(write=False)
-            self._sentence_chunk = result
+        """For each sentence row, the first chunk holding all of it (else, for a
+        sentence longer than a chunk, the first it overlaps): where a passage
+        chosen for one sentence comes from."""
+        with self._lock:
+            if self._sentence_chunk is None:
+                owner = np.array(_containing_chunks(self.chunks, self.sentences,
+                                                    self.article_list), dtype=np.int64)
+                for row in np.nonzero(owner < 0)[0]:
+                    article, start, end = (int(x) for x in self.sentences[row])
+                    owner[row] = next(
+                        int(i) for i in np.nonzero(self.chunk_article == article)[0]
+                        if self.chunks[i].start < end and self.chunks[i].end > start)
+                owner.setflags(write=False)
+                self._sentence_chunk = owner
         return self._sentence_chunk
 
     def bm25(self) -> Any:
