@@ -12,7 +12,7 @@ import numpy as np
 from .answer import sentence_text
 from .config import Config
 from .errors import QuestionError
-from .hints import Hints
+from .hints import Hints, find_hints
 from .index import Index
 from .parts import Part
 from .records import Hit
@@ -279,13 +279,16 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
     A part is one clause, and its fact one sentence, so the part is matched
     against single sentences (their vectors, plus BM25 when ``config.hybrid``).
     A part that names outlets looks only in their articles; otherwise, in the
-    articles of the outlets the question names, if any. Filters fail closed.
+    articles of the outlets the question names, if any; a part that names a date
+    or period looks only in the articles of that date (unless none is left).
+    Filters fail closed.
     """
     if not len(index.sentences):
         return {}
     keep = filters.article_mask(index) if filters and filters.active else (
         np.ones(len(index.article_list), dtype=bool))
     sources = np.array([a.source or "" for a in index.article_list], dtype=object)
+    days = np.array([a.published[:10] if a.published else "" for a in index.article_list])
     sentence_article = index.sentences[:, 0]
     scores = index.sentence_vectors @ vectors.T
     out: dict[int, str] = {}
@@ -299,11 +302,30 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
                 score = score + PART_LEXICAL * lex / top
         wanted = part.sources or named
         allowed = keep & np.isin(sources, list(wanted)) if wanted else keep
+        dated = _dated_articles(index, part.text, days)
+        if dated is not None and (allowed & dated).any():
+            allowed = allowed & dated
         score = np.where(allowed[sentence_article], score, -np.inf)
         best = int(np.argmax(score))
         if np.isfinite(score[best]):
             out.setdefault(int(index.sentence_chunk[best]), part.text)
     return out
+
+
+def _dated_articles(index: Index, text: str, days: np.ndarray) -> np.ndarray | None:
+    """Articles published on (or a day beside) the dates ``text`` names, or in the
+    period it names, as a mask over the articles (``days`` are their dates);
+    None when ``text`` names no date."""
+    found = find_hints(text, [], index.date_span())
+    if not (found.days or found.since or found.until):
+        return None
+    near = {(date.fromisoformat(d) + timedelta(days=delta)).isoformat()
+            for d in found.days for delta in (-1, 0, 1)}
+    mask = np.isin(days, list(near)) if near else np.ones(len(days), dtype=bool)
+    if found.since or found.until:
+        lo, hi = found.since or "0000", found.until or "9999"
+        mask &= (days >= lo) & (days <= hi) & (days != "")
+    return mask
 
 
 def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[int],

@@ -268,3 +268,15 @@ def test_parts_keep_filters_closed(port_index):
     hits = rag.search(PORT_QUESTION, index=port_index, sources=["Alpha Wire"])
     assert hits and {h.source for h in hits} == {"Alpha Wire"}
     assert rag.search(PORT_QUESTION, index=port_index, since="2023-10-08")[0].title == "Town news"
+
+
+def test_a_part_that_names_a_date_looks_in_that_dates_articles(port_index):
+    question = ("How many grain ships did harbour officials count at the river port in the "
+                "report of October 5, 2023, and who opened the new bridge?")
+    hits = rag.search(question, k=6, index=port_index)
+    label = ("part of the question: How many grain ships did harbour officials count at the "
+             "river port in the report of October 5, 2023")
+    dated = [h for h in hits if label in h.hints]
+    assert len(dated) == 1 and dated[0].published is not None
+    assert "2023-10-04" <= dated[0].published[:10] <= "2023-10-06"  # the day, or one beside
+    assert any("part of the question: who opened the new bridge" in h.hints for h in hits)
