@@ -143,18 +143,27 @@ def _hint_masks(index: Index, hints: Hints) -> list[tuple[str, np.ndarray]]:
         masks.append((f"outlet named: {' / '.join(group)}",
                       _article_mask(index, np.array([s in names for s in sources]))))
     for day in hints.days:
-        # A day named in a question may be the day before or after the dateline
-        # in another time zone.
-        d = date.fromisoformat(day)
-        near = {(d + timedelta(days=delta)).isoformat() for delta in (-1, 0, 1)}
+        near = _near(day)
         masks.append((f"date named: {day}",
                       _article_mask(index, np.array([x in near for x in days]))))
     if hints.since or hints.until:
-        lo, hi = hints.since or "0000", hints.until or "9999"
         label = " to ".join(x for x in (hints.since, hints.until) if x)
         masks.append((f"period named: {label}",
-                      _article_mask(index, np.array([bool(x) and lo <= x <= hi for x in days]))))
+                      _article_mask(index, _in_period(np.array(days), hints))))
     return [(label, m) for label, m in masks if m.any()]
+
+
+def _near(day: str) -> set[str]:
+    """A day named in a question, and the days beside it: the dateline may be
+    the day before or after in another time zone."""
+    d = date.fromisoformat(day)
+    return {(d + timedelta(days=delta)).isoformat() for delta in (-1, 0, 1)}
+
+
+def _in_period(days: np.ndarray, hints: Hints) -> np.ndarray:
+    """Which of ``days`` (ISO dates, "" when undated) fall in the hints' period."""
+    lo, hi = hints.since or "0000", hints.until or "9999"
+    return (days >= lo) & (days <= hi) & (days != "")
 
 
 def retrieve(
@@ -319,12 +328,10 @@ def _dated_articles(index: Index, text: str, days: np.ndarray) -> np.ndarray | N
     found = find_hints(text, [], index.date_span())
     if not (found.days or found.since or found.until):
         return None
-    near = {(date.fromisoformat(d) + timedelta(days=delta)).isoformat()
-            for d in found.days for delta in (-1, 0, 1)}
+    near = set().union(*(_near(d) for d in found.days))
     mask = np.isin(days, list(near)) if near else np.ones(len(days), dtype=bool)
     if found.since or found.until:
-        lo, hi = found.since or "0000", found.until or "9999"
-        mask &= (days >= lo) & (days <= hi) & (days != "")
+        mask &= _in_period(days, found)
     return mask
 
 
