@@ -98,6 +98,10 @@ class Index:
         self.sentence_vectors = sentence_vectors
         self.article_position = {a.id: i for i, a in enumerate(articles)}
         self.chunk_position = {c.id: i for i, c in enumerate(chunks)}
+        # Per article, for the outlet and date masks every question may need.
+        self.article_sources = np.array([a.source or "" for a in articles], dtype=object)
+        self.article_days = np.array([a.published[:10] if a.published else "" for a in articles],
+                                     dtype=str)
         self.chunk_article = np.array([self.article_position[c.article_id] for c in chunks],
                                       dtype=np.int64)
         # Sentences are stored sorted by (article, start): slice per article.

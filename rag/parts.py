@@ -43,10 +43,6 @@ class Part:
     end: int
     sources: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        return {"text": self.text, "start": self.start, "end": self.end,
-                "sources": list(self.sources)}
-
 
 def question_parts(question: str, sources: list[str]) -> list[Part]:
     """The clauses of ``question`` with at least ``MIN_PART_WORDS`` content words.

@@ -136,20 +136,16 @@ def _article_mask(index: Index, keep: np.ndarray) -> np.ndarray:
 def _hint_masks(index: Index, hints: Hints) -> list[tuple[str, np.ndarray]]:
     """One chunk mask per hint: each outlet group named, each date or period named."""
     masks: list[tuple[str, np.ndarray]] = []
-    sources = [(a.source or "") for a in index.article_list]
-    days = [a.published[:10] if a.published else "" for a in index.article_list]
     for group in hints.source_groups:
-        names = set(group)
         masks.append((f"outlet named: {' / '.join(group)}",
-                      _article_mask(index, np.array([s in names for s in sources]))))
+                      _article_mask(index, np.isin(index.article_sources, list(group)))))
     for day in hints.days:
-        near = _near(day)
         masks.append((f"date named: {day}",
-                      _article_mask(index, np.array([x in near for x in days]))))
+                      _article_mask(index, np.isin(index.article_days, list(_near(day))))))
     if hints.since or hints.until:
         label = " to ".join(x for x in (hints.since, hints.until) if x)
         masks.append((f"period named: {label}",
-                      _article_mask(index, _in_period(np.array(days), hints))))
+                      _article_mask(index, _in_period(index.article_days, hints))))
     return [(label, m) for label, m in masks if m.any()]
 
 
@@ -296,8 +292,6 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
         return {}
     keep = filters.article_mask(index) if filters and filters.active else (
         np.ones(len(index.article_list), dtype=bool))
-    sources = np.array([a.source or "" for a in index.article_list], dtype=object)
-    days = np.array([a.published[:10] if a.published else "" for a in index.article_list])
     sentence_article = index.sentences[:, 0]
     scores = index.sentence_vectors @ vectors.T
     out: dict[int, str] = {}
@@ -310,8 +304,8 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
             if top > 0:
                 score = score + PART_LEXICAL * lex / top
         wanted = part.sources or named
-        allowed = keep & np.isin(sources, list(wanted)) if wanted else keep
-        dated = _dated_articles(index, part.text, days)
+        allowed = keep & np.isin(index.article_sources, list(wanted)) if wanted else keep
+        dated = _dated_articles(index, part.text)
         if dated is not None and (allowed & dated).any():
             allowed = allowed & dated
         score = np.where(allowed[sentence_article], score, -np.inf)
@@ -321,13 +315,13 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
     return out
 
 
-def _dated_articles(index: Index, text: str, days: np.ndarray) -> np.ndarray | None:
+def _dated_articles(index: Index, text: str) -> np.ndarray | None:
     """Articles published on (or a day beside) the dates ``text`` names, or in the
-    period it names, as a mask over the articles (``days`` are their dates);
-    None when ``text`` names no date."""
+    period it names, as a mask over the articles; None when it names no date."""
     found = find_hints(text, [], index.date_span())
     if not (found.days or found.since or found.until):
         return None
+    days = index.article_days
     near = set().union(*(_near(d) for d in found.days))
     mask = np.isin(days, list(near)) if near else np.ones(len(days), dtype=bool)
     if found.since or found.until:
