@@ -238,6 +238,8 @@ def retrieve(
         reread = _rerank(index, question, query_vector, order, reranker, config,
                          sentence_lexical)
         order = sorted(reread, key=lambda r: -reread[r][0]) + order[len(reread):]
+        if hints is not None and config.hints:
+            order = _each_outlet_first(index, order, hints.source_groups)
     if config.coverage and terms and several_parts(question):
         order = _cover(index, order, fused, terms, k, config)
     chosen = _diverse(index, order, k, config.max_per_article)
@@ -367,6 +369,27 @@ def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[i
         best_row = max(read, key=lambda r: scores[r], default=None)
         out[row] = (scores[best_row], best_row) if best_row is not None else (-1e9, None)
     return out
+
+
+def _each_outlet_first(index: Index, order: list[int],
+                       groups: tuple[tuple[str, ...], ...]) -> list[int]:
+    """``order`` with the best chunk of each outlet group the question names moved
+    to the front (keeping their relative order), when it names several.
+
+    The cross-encoder reads text only: it cannot see which outlet a passage is
+    from, so for "Did Alpha Wire and Beta Post both report ..." it can fill the
+    top with one outlet's articles, undoing what the outlet rankings supplied.
+    """
+    if len(groups) < 2:
+        return order
+    lead: list[int] = []
+    for group in groups:
+        best = next((r for r in order
+                     if index.article_sources[index.chunk_article[r]] in group), None)
+        if best is not None and best not in lead:
+            lead.append(best)
+    lead.sort(key=order.index)
+    return lead + [r for r in order if r not in lead]
 
 
 def _span(index: Index, sentence_row: int | None) -> tuple[int, int] | None:
