@@ -16,7 +16,9 @@ A sentence's score mixes four signals, with weights measured by
   date for "when", a name for "who"), a penalty when it does not;
 
 and the answer loses confidence when names in the question appear in none of
-the retrieved passages (the articles are about something else).
+the retrieved passages (the articles are about something else), or when it asks
+"how many" or "how much" of a thing and no passage gives a figure for that
+thing ("How much coal ..." answered by a sentence about soybean oil).
 
 When the cross-encoder read the passages (a one-part question, see
 ``rag.retrieve``), the sentence it scored highest leads the quotes: it judges a
@@ -57,6 +59,7 @@ class Weights:
     lexical: float = 0.25
     wrong_type: float = 0.1
     missing_name: float = 0.3
+    missing_count: float = 0.0
     threshold: float = 0.45
     #: Later quotes must score at least this share of the best one.
     relative_floor: float = 0.85
@@ -159,6 +162,83 @@ def _fits_type(kind: str | None, text: str) -> bool:
     if kind == "date":
         return _has_date(tokens, text)
     return bool(_names(text))  # person or place
+
+
+# "How many barrels of crude oil ...": what is counted, the noun right after
+# "how many"/"how much". Generic ones say nothing about the passage that answers
+# ("how many people" is answered by "14 staff members", "how much more" by a
+# percentage), so they are not checked.
+_COUNTED_GENERIC = frozenset(
+    "people person persons time times more less other others money thing things".split())
+_COUNT_LEAD = re.compile(r"\bhow (?:many|much)\b")
+#: A figure counts a noun when it comes at most this many words before it
+#: ("14 staff members", "tens of thousands of tourists").
+_COUNT_NEAR = 4
+#: Units written as a sign beside the figure ("$228 million").
+_UNIT_SIGNS = {"dollar": "$", "euro": "€", "pound": "£", "yen": "¥", "yuan": "¥",
+               "percent": "%", "percentage": "%"}
+
+
+# The noun run ends where the verb starts: "how many tourists visited", "how
+# many people came back". Without a tagger, past forms are the usual tell.
+_IRREGULAR_PAST = frozenset(
+    "became bought brought built came died fell fled gave got held kept left lost made "
+    "met paid ran rose sat saw sent sold spent stood took told went won wrote".split())
+
+
+def _looks_like_verb(token: str) -> bool:
+    return token in _IRREGULAR_PAST or (token.endswith("ed") and len(token) > 4)
+
+
+def counted_noun(question: str) -> str | None:
+    """The stemmed noun a "how many"/"how much" question counts, or None.
+
+    "How many North Korean workers are ..." counts "worker"; "How much coal did
+    ..." counts "coal"; "How many people ..." and "How much did ..." name
+    nothing specific.
+    """
+    tokens = words(question)
+    text = " ".join(tokens)
+    match = _COUNT_LEAD.search(text)
+    if match is None:
+        return None
+    run: list[str] = []
+    for token in text[match.end():].split():
+        if token in STOPWORDS or not token.isalpha() or _looks_like_verb(token):
+            break
+        run.append(token)
+    if not run or run[-1] in _COUNTED_GENERIC:
+        return None
+    return stem(run[-1])
+
+
+def gives_count(noun: str, text: str) -> bool:
+    """Whether ``text`` gives a figure for ``noun``: a number shortly before it,
+    or for a unit written as a sign, a figure with that sign."""
+    sign = _UNIT_SIGNS.get(noun)
+    if sign is not None and re.search(rf"{re.escape(sign)}\s?\d|\d\s?{re.escape(sign)}", text):
+        return True
+    tokens = words(text)
+    for i, token in enumerate(tokens):
+        if stem(token) == noun and any(
+            re.search(r"\d", t) or t in _NUMBER_WORDS for t in tokens[max(0, i - _COUNT_NEAR): i]
+        ):
+            return True
+    return False
+
+
+def missing_count(question: str, hits: list[Hit]) -> float:
+    """1.0 when the question counts a thing (:func:`counted_noun`) and no retrieved
+    passage gives a figure for it, else 0.0.
+
+    A passage on the right topic is no answer to "how many barrels of crude
+    oil" unless it gives a number of barrels; the composer cannot tell that
+    from similarity alone (README, seed set).
+    """
+    noun = counted_noun(question)
+    if noun is None:
+        return 0.0
+    return 0.0 if any(gives_count(noun, hit.text) for hit in hits) else 1.0
 
 
 # ---------------------------------------------------------------- scoring
@@ -303,10 +383,15 @@ def compose(
     scores = np.array([c.score(w) for c in cands])
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
-    confidence = best - w.missing_name * missing_names(question, hits, index.sources())
+    uncounted = missing_count(question, hits)
+    confidence = (best - w.missing_name * missing_names(question, hits, index.sources())
+                  - w.missing_count * uncounted)
     if confidence < threshold:
+        noun = counted_noun(question)
+        notes = (f"no passage gives a figure for what is counted: {noun}",) if (
+            uncounted and w.missing_count and noun) else ()
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
-                      confidence=round(confidence, 4))
+                      hints=notes, confidence=round(confidence, 4))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     lead = reread_best(index, cands, hits)
     chosen: list[int] = [] if lead is None else [lead]

@@ -30,6 +30,7 @@ from .answer import (
     Candidate,
     Weights,
     candidates,
+    missing_count,
     missing_names,
     recorded_weights,
     reread_best,
@@ -47,6 +48,7 @@ GRID = {
     "lexical": [0.1, 0.25, 0.4],
     "wrong_type": [0.0, 0.1, 0.2],
     "missing_name": [0.0, 0.3],
+    "missing_count": [0.0, 0.3],
 }
 THRESHOLDS = [round(t, 2) for t in np.arange(0.15, 0.75, 0.01)]
 #: The threshold must clear every off-topic question's confidence by this much,
@@ -64,6 +66,7 @@ class Case:
     gold: list[bool]  # per candidate: holds a gold answer string
     missing: float
     lead: int | None = None  # the candidate the cross-encoder read best, quoted first
+    uncounted: float = 0.0  # counts a thing no passage gives a figure for
 
 
 def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Path) -> list[Case]:
@@ -84,7 +87,7 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
         kind = {"unanswerable": "unanswerable", "offtopic": "offtopic"}.get(r["type"],
                                                                            "answerable")
         cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits, index.sources()),
-                          reread_best(index, cands, hits)))
+                          reread_best(index, cands, hits), missing_count(q, hits)))
     return cases
 
 
@@ -101,7 +104,8 @@ def _decisions(cases: list[Case], w: Weights, max_quotes: int) -> list[tuple[flo
         lead = [] if case.lead is None else [case.lead]
         rest = [i for i in order if i != case.lead][: max_quotes - len(lead)]
         picked = lead + [i for i in rest if scores[i] >= w.relative_floor * best]
-        out.append((best - w.missing_name * case.missing, any(case.gold[i] for i in picked)))
+        confidence = best - w.missing_name * case.missing - w.missing_count * case.uncounted
+        out.append((confidence, any(case.gold[i] for i in picked)))
     return out
 
 
@@ -128,10 +132,11 @@ def score(cases: list[Case], w: Weights, max_quotes: int) -> dict[str, float]:
 
 def search_grid(cases: list[Case], max_quotes: int,
                 current: Weights | None = None) -> tuple[Weights, dict[str, float]]:
-    """The grid setting with the best objective; ``current`` (the recorded weights)
-    is kept when nothing scores better, so a recalibration moves a weight only on
-    evidence, not on the grid's order among ties."""
-    best: tuple[float, Weights, dict[str, float]] | None = None
+    """The grid setting with the best objective. Among settings that tie, the one
+    that changes fewest of ``current``'s weights (the recorded ones) wins, and
+    ``current`` itself is kept when nothing scores better: a recalibration moves
+    a weight only on evidence, not on the grid's order among ties."""
+    best: tuple[float, int, Weights, dict[str, float]] | None = None
     for values in itertools.product(*GRID.values()):
         base = Weights(**dict(zip(GRID, values, strict=True)))
         for t in THRESHOLDS:
@@ -141,8 +146,10 @@ def search_grid(cases: list[Case], max_quotes: int,
                     or s["false_abstention"] > MAX_FALSE_ABSTENTION):
                 continue
             objective = s["answered_right"] + s["abstention_f1"]
-            if best is None or objective > best[0] + 1e-9:
-                best = (objective, w, s)
+            moved = _moved(w, current)
+            if best is None or objective > best[0] + 1e-9 or (
+                    objective > best[0] - 1e-9 and moved < best[1]):
+                best = (objective, moved, w, s)
     if best is None:
         raise RuntimeError("no setting abstains on every off-topic question with the margin")
     if current is not None:
@@ -151,7 +158,14 @@ def search_grid(cases: list[Case], max_quotes: int,
                 and s["false_abstention"] <= MAX_FALSE_ABSTENTION
                 and s["answered_right"] + s["abstention_f1"] >= best[0] - 1e-9):
             return current, s
-    return best[1], best[2]
+    return best[2], best[3]
+
+
+def _moved(w: Weights, current: Weights | None) -> int:
+    """How many of the grid's weights (and the threshold) differ from ``current``."""
+    if current is None:
+        return 0
+    return sum(getattr(w, name) != getattr(current, name) for name in [*GRID, "threshold"])
 
 
 def main(argv: list[str] | None = None) -> int:

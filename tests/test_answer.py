@@ -7,6 +7,9 @@ from rag.answer import (
     answer_type,
     calibrated_weights,
     compose,
+    counted_noun,
+    gives_count,
+    missing_count,
     missing_names,
     recorded_weights,
 )
@@ -37,6 +40,36 @@ def test_missing_names_matches_hyphenated_names_word_by_word():
               title=None, source=None, published=None, url=None, start=0, end=len(text))
     assert missing_names("Where does Lim Eul-chul teach?", [hit]) == 0.0
     assert missing_names("Where does Kim Yo-jong teach?", [hit]) == 1.0
+
+
+def test_counted_noun_is_what_a_how_many_question_counts():
+    assert counted_noun("How many barrels of crude oil has Russia delivered?") == "barrel"
+    assert counted_noun("How many North Korean workers are employed in Russia?") == "worker"
+    assert counted_noun("How much coal did China import?") == "coal"
+    assert counted_noun("By how many dollars did exports drop?") == "dollar"
+    # Generic or absent: nothing specific to look for.
+    assert counted_noun("How many tourists visited the resort?") == "tourist"
+    assert counted_noun("How many people came back?") is None
+    assert counted_noun("How much did Pyongyang buy last month?") is None
+    assert counted_noun("How much more did China ship?") is None
+    assert counted_noun("Who met Sun Weidong?") is None
+
+
+def test_a_count_needs_a_figure_shortly_before_the_noun():
+    assert gives_count("staff", "14 staff members arrived on March 31.")
+    assert gives_count("tourist", "a flow of tens of thousands of tourists a year")
+    assert gives_count("dollar", "Trade reached $271.2 million in September.")
+    assert not gives_count("barrel", "Russia supplies oil by the barrel, officials said.")
+    assert not gives_count("coal", "It imported 228 million dollars of goods, not coal.")
+
+
+def test_missing_count_is_one_when_no_passage_gives_the_figure():
+    text = "North Korea imported more than $228 million worth of goods, including sugar."
+    hit = Hit(text=text, score=1, rank=1, chunk_id="c", article_id="a",
+              title=None, source=None, published=None, url=None, start=0, end=len(text))
+    assert missing_count("How much coal did China import from North Korea?", [hit]) == 1.0
+    assert missing_count("How many dollars of goods did North Korea import?", [hit]) == 0.0
+    assert missing_count("What goods did North Korea import?", [hit]) == 0.0
 
 
 def test_calibration_is_recorded_for_the_default_model():

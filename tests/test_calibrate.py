@@ -6,10 +6,10 @@ from rag.calibrate import Case, score, search_grid
 from rag.cli import build_parser, main
 
 
-def _case(qid, kind, sentence, gold=True, missing=0.0):
+def _case(qid, kind, sentence, gold=True, missing=0.0, uncounted=0.0):
     cand = Candidate(row=0, chunk_id="c", sentence=sentence, passage=0.0, lexical=0.0,
                      fits_type=True)
-    return Case(qid, kind, [cand], [gold], missing)
+    return Case(qid, kind, [cand], [gold], missing, uncounted=uncounted)
 
 
 def test_score_counts_answers_abstentions_and_offtopic():
@@ -49,6 +49,18 @@ def test_recorded_weights_are_kept_on_a_tie():
     # Recorded weights that score worse are replaced.
     worse = dataclasses.replace(first, threshold=0.95)
     assert search_grid(cases, 3, worse)[0] == first
+
+
+def test_a_better_setting_moves_only_the_weights_it_needs():
+    # Only the count signal separates the unanswerable question from the answerable one.
+    cases = [_case("s1", "answerable", 0.6), _case("s3", "unanswerable", 0.6, gold=False,
+                                                   uncounted=1.0),
+             _case("o1", "offtopic", 0.0)]
+    recorded = Weights(sentence=0.5, passage=0.15, lexical=0.25, wrong_type=0.1,
+                       missing_name=0.3, missing_count=0.0, threshold=0.2)
+    moved, s = search_grid(cases, 3, recorded)
+    assert s["abstention_f1"] == 1.0
+    assert moved == dataclasses.replace(recorded, missing_count=0.3)
 
 
 def test_calibrate_accepts_its_documented_options():
