@@ -22,6 +22,7 @@ from .parts import Part, question_parts
 from .records import Answer, Hit
 from .rerank import CrossEncoder, get_reranker
 from .retrieve import Filters, retrieve, several_parts, validate_k, validate_question
+from .threads import one_blas_thread
 
 IndexLike: TypeAlias = "Index | str | Path | None"
 
@@ -141,9 +142,11 @@ def search(
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
     vector, parts, part_vectors = question_inputs(idx, question, cfg)
-    return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
-                    hints=question_hints(idx, question), reranker=reranker_for(cfg, question),
-                    parts=parts, part_vectors=part_vectors)
+    with one_blas_thread():
+        return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
+                        hints=question_hints(idx, question),
+                        reranker=reranker_for(cfg, question),
+                        parts=parts, part_vectors=part_vectors)
 
 
 def ask(
@@ -185,10 +188,12 @@ def ask(
     vector, parts, part_vectors = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
     hints = question_hints(idx, question)
-    hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints,
-                    reranker=reranker_for(cfg, question), parts=parts, part_vectors=part_vectors)
-    retrieved = time.perf_counter()
-    answer = compose(idx, question, vector, hits, cfg)
+    with one_blas_thread():
+        hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints,
+                        reranker=reranker_for(cfg, question), parts=parts,
+                        part_vectors=part_vectors)
+        retrieved = time.perf_counter()
+        answer = compose(idx, question, vector, hits, cfg)
     applied = tuple(dict.fromkeys([*(label for hit in hits for label in hit.hints),
                                    *answer.hints]))
     if applied:
