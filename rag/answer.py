@@ -379,19 +379,18 @@ def compose(
     threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
     cands = candidates(index, question, query_vector, hits)
     if not cands:
-        return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits))
+        return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
+                      reason="no passage matched the question and filters")
     scores = np.array([c.score(w) for c in cands])
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
+    unnamed = missing_names(question, hits, index.sources())
     uncounted = missing_count(question, hits)
-    confidence = (best - w.missing_name * missing_names(question, hits, index.sources())
-                  - w.missing_count * uncounted)
+    confidence = best - w.missing_name * unnamed - w.missing_count * uncounted
     if confidence < threshold:
-        noun = counted_noun(question)
-        notes = (f"no passage gives a figure for what is counted: {noun}",) if (
-            uncounted and w.missing_count and noun) else ()
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
-                      hints=notes, confidence=round(confidence, 4))
+                      confidence=round(confidence, 4),
+                      reason=_why(question, best, threshold, w, unnamed, uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     lead = reread_best(index, cands, hits)
     chosen: list[int] = [] if lead is None else [lead]
@@ -406,6 +405,22 @@ def compose(
     text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
     return Answer(question=question, text=text, citations=citations, hits=tuple(hits),
                   confidence=round(confidence, 4))
+
+
+def _why(question: str, best: float, threshold: float, w: Weights, unnamed: float,
+         uncounted: float) -> str:
+    """Why an answer abstained, in words, for ``Answer.reason``."""
+    causes = [f"the best sentence scores {best:.2f}"]
+    if uncounted and w.missing_count:
+        causes.append(f"no passage gives a figure for what is counted: {counted_noun(question)} "
+                      f"(-{w.missing_count:.2f})")
+    if unnamed and w.missing_name:
+        causes.append(f"{unnamed:.0%} of the question's names are in no passage "
+                      f"(-{w.missing_name * unnamed:.2f})")
+    confidence = best - w.missing_count * uncounted - w.missing_name * unnamed
+    # (+ 0.0 turns a rounded -0.0 into 0.0)
+    return "; ".join(causes) + (f": {round(confidence, 2) + 0.0:.2f} is below the threshold "
+                                f"{threshold:.2f}")
 
 
 def idf_table(token_lists: list[list[str]]) -> dict[str, float]:

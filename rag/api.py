@@ -194,8 +194,7 @@ def ask(
                         part_vectors=part_vectors)
         retrieved = time.perf_counter()
         answer = compose(idx, question, vector, hits, cfg)
-    applied = tuple(dict.fromkeys([*(label for hit in hits for label in hit.hints),
-                                   *answer.hints]))
+    applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))
     if applied:
         answer = dataclasses.replace(answer, hints=applied)
     done = time.perf_counter()

@@ -180,7 +180,9 @@ class Answer:
 
     ``text`` holds the quotes with ``[n]`` markers; ``citations[n-1]`` is marker n.
     When ``abstained`` is True the articles do not answer the question; ``hits``
-    then lists the closest passages, which do *not* answer it.
+    then lists the closest passages, which do *not* answer it, and ``reason``
+    says why ("the best sentence scores 0.12: 0.12 is below the threshold
+    0.18"; "... no passage gives a figure for what is counted: barrel (-0.30) ...").
     """
 
     question: str
@@ -190,6 +192,7 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     hints: tuple[str, ...] = ()
     confidence: float = 0.0
+    reason: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -43,13 +43,14 @@ def test_off_topic_questions_are_abstained(use_default_index, question):
     assert answer.abstained, answer.text
     assert not answer.citations
     assert "don't answer" in answer.text
+    assert "below the threshold" in answer.reason
 
 
 def test_a_count_the_articles_never_give_is_abstained(use_default_index):
     # The articles discuss Russia's aid and oil, but never give a number of barrels.
     answer = rag.ask("How many barrels of crude oil has Russia delivered to North Korea?")
     assert answer.abstained, answer.text
-    assert "no passage gives a figure for what is counted: barrel" in answer.hints
+    assert "no passage gives a figure for what is counted: barrel" in answer.reason
 
 
 def test_every_quote_is_verbatim_in_its_source_file(use_default_index, bundled_index):

@@ -197,6 +197,16 @@ def _hit(article: Article, passage: str, rank: int = 1) -> Hit:
                url=article.url, start=start, end=start + len(passage))
 
 
+def test_abstention_says_why_escaped() -> None:
+    answer = Answer(question="How many <b>barrels</b>?", text="no", abstained=True,
+                    reason="no passage gives a figure for what is counted: <b>barrel")
+    out = render_answer(answer, None)
+    assert 'class="rag-reason">Why: no passage gives a figure' in out
+    assert "&lt;b&gt;barrel" in out and "<b>barrel" not in out
+    assert "rag-reason" not in render_answer(
+        Answer(question="q", text="no", abstained=True), None)
+
+
 def test_abstention_shows_closest_passages_as_not_answering() -> None:
     article = _article(title="Trade <report>", source="Benzinga")
     hits = tuple(_hit(article, p, i) for i, p in enumerate(

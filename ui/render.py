@@ -205,6 +205,8 @@ def render_answer(answer: Answer, index: Any) -> str:
                       "not to filter them): "
                       + "; ".join(esc(h) for h in answer.hints) + "</div>")
     if answer.abstained:
+        reason = (f'<div class="rag-reason">Why: {esc(answer.reason)}</div>'
+                  if answer.reason else "")
         closest = answer.hits[:MAX_CLOSEST]
         cards = "".join(render_passage(h, articles.get(h.article_id)) for h in closest)
         if closest:
@@ -215,7 +217,7 @@ def render_answer(answer: Answer, index: Any) -> str:
         return (
             '<div class="rag-answer rag-abstained">'
             '<div class="rag-abstain"><span class="rag-badge">no answer</span> '
-            f"{esc(answer.text)}</div>{hints_html}{passages}</div>"
+            f"{esc(answer.text)}</div>{reason}{hints_html}{passages}</div>"
         )
     cards = "".join(render_citation(c, articles.get(c.article_id)) for c in answer.citations)
     n = len(answer.citations)
@@ -309,6 +311,7 @@ CSS = """
 .rag-abstained .rag-abstain .rag-badge { background: #fee2e2; color: #991b1b; }
 .rag-error .rag-badge { background: #fee2e2; color: #991b1b; }
 .rag-note { font-size: 0.82em; color: #777; }
+.rag-reason { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; }
 .rag-hints { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; font-style: italic; }
 table.rag-info { border: none; margin: 0; font-size: 0.88em; width: 100%; }
 table.rag-info th, table.rag-info td { border: none; padding: 2px 6px; font-size: inherit;
