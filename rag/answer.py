@@ -390,7 +390,8 @@ def compose(
     if confidence < threshold:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
                       confidence=round(confidence, 4),
-                      reason=_why(question, best, threshold, w, unnamed, uncounted))
+                      reason=_why(question, best, confidence, threshold, w, unnamed,
+                                  uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     lead = reread_best(index, cands, hits)
     chosen: list[int] = [] if lead is None else [lead]
@@ -407,8 +408,8 @@ def compose(
                   confidence=round(confidence, 4))
 
 
-def _why(question: str, best: float, threshold: float, w: Weights, unnamed: float,
-         uncounted: float) -> str:
+def _why(question: str, best: float, confidence: float, threshold: float, w: Weights,
+         unnamed: float, uncounted: float) -> str:
     """Why an answer abstained, in words, for ``Answer.reason``."""
     causes = [f"the best sentence scores {best:.2f}"]
     if uncounted and w.missing_count:
@@ -417,7 +418,6 @@ def _why(question: str, best: float, threshold: float, w: Weights, unnamed: floa
     if unnamed and w.missing_name:
         causes.append(f"{unnamed:.0%} of the question's names are in no passage "
                       f"(-{w.missing_name * unnamed:.2f})")
-    confidence = best - w.missing_count * uncounted - w.missing_name * unnamed
     # (+ 0.0 turns a rounded -0.0 into 0.0)
     return "; ".join(causes) + (f": {round(confidence, 2) + 0.0:.2f} is below the threshold "
                                 f"{threshold:.2f}")
