@@ -46,6 +46,27 @@ def test_off_topic_questions_are_abstained(use_default_index, question):
     assert "below the threshold" in answer.reason
 
 
+# "How many / how much" questions the articles do answer: the count rule must let
+# them through (they were written after the rule, as a check on false abstention).
+COUNTED = [
+    ("How many staff members arrived in North Korea on March 31?", "14 staff"),
+    ("How many days was Kim expected to spend in China?", "four days"),
+    ("How many public appearances on economic issues did Kim make in the first quarter?",
+     "seven appearances"),
+    ("How many tourists does the Wonsan resort need each year?", "tens of thousands"),
+    ("How many dollars worth of goods did North Korea import from China last month?",
+     "$228 million"),
+    ("How many years is the national economic development plan?", "five-year"),
+]
+
+
+@pytest.mark.parametrize("question, fact", COUNTED)
+def test_counts_the_articles_give_are_answered(use_default_index, question, fact):
+    answer = rag.ask(question)
+    assert not answer.abstained, answer.reason
+    assert fact in " ".join(c.quote for c in answer.citations), answer.text
+
+
 def test_a_count_the_articles_never_give_is_abstained(use_default_index):
     # The articles discuss Russia's aid and oil, but never give a number of barrels.
     answer = rag.ask("How many barrels of crude oil has Russia delivered to North Korea?")
