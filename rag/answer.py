@@ -221,7 +221,7 @@ def gives_count(noun: str, text: str) -> bool:
     tokens = words(text)
     for i, token in enumerate(tokens):
         if stem(token) == noun and any(
-            re.search(r"\d", t) or t in _NUMBER_WORDS for t in tokens[max(0, i - _COUNT_NEAR): i]
+            _has_number([t], t) for t in tokens[max(0, i - _COUNT_NEAR): i]
         ):
             return True
     return False

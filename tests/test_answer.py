@@ -47,8 +47,8 @@ def test_counted_noun_is_what_a_how_many_question_counts():
     assert counted_noun("How many North Korean workers are employed in Russia?") == "worker"
     assert counted_noun("How much coal did China import?") == "coal"
     assert counted_noun("By how many dollars did exports drop?") == "dollar"
-    # Generic or absent: nothing specific to look for.
     assert counted_noun("How many tourists visited the resort?") == "tourist"
+    # Generic or absent: nothing specific to look for.
     assert counted_noun("How many people came back?") is None
     assert counted_noun("How much did Pyongyang buy last month?") is None
     assert counted_noun("How much more did China ship?") is None
