@@ -36,9 +36,9 @@ PART_LEXICAL = 0.3
 # Each part's best passage goes after this many of the fused ranking's first ones,
 # which keep their places (right after rank 1, MRR@10 fell 0.678 -> 0.655).
 PARTS_AFTER = 3
-# Passages taken for each part: the chunks of its best sentences in distinct
-# chunks. A part's second-best is often the same article's other chunk, where
-# its fact sits (MultiHop-RAG: 1 -> 2 raised evidence recall@10 by 0.009 and
+# Passages taken for each part: the chunks holding its best-matching sentences.
+# A part's second-best is often the same article's other chunk, where its fact
+# sits (MultiHop-RAG: 1 -> 2 raised evidence recall@10 by 0.009 and
 # 0.013 on the two halves; 3 and 4 crowded out the fused ranking).
 PART_PICKS = 2
 
