@@ -332,11 +332,11 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
 
 def _best_chunks(index: Index, score: np.ndarray, n: int) -> list[int]:
     """The ``n`` chunks whose best sentences score highest, best first."""
+    owner = index.sentence_chunk
     finite = int(np.isfinite(score).sum())
     depth = min(finite, 8 * n)
     while True:
-        top = _top(score, depth, None)
-        rows = list(dict.fromkeys(int(index.sentence_chunk[r]) for r in top))
+        rows = list(dict.fromkeys(owner[_top(score, depth, None)].tolist()))
         if len(rows) >= n or depth >= finite:
             return rows[:n]
         depth = min(finite, depth * 4)
