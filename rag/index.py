@@ -261,6 +261,21 @@ class Index:
         scores = self.sentence_bm25(terms) if sentence_scores is None else sentence_scores
         return np.maximum.reduceat(scores[flat], starts)
 
+    def best_sentence_dense(self, query_vector: np.ndarray) -> np.ndarray:
+        """Per chunk, the cosine of its best-matching sentence with ``query_vector``
+        (-1 for a chunk without sentences): the vector counterpart of
+        :meth:`best_sentence_bm25`."""
+        if self._bm25 is None:
+            self._lexical()
+        assert self._chunk_sentences is not None
+        flat, starts = self._chunk_sentences
+        if not len(self.chunks):
+            return np.zeros(0, dtype=np.float32)
+        scores = np.full(len(self.sentences) + 1, -1.0, dtype=np.float32)
+        if len(self.sentences):
+            scores[:-1] = self.sentence_vectors @ query_vector
+        return np.maximum.reduceat(scores[flat], starts)
+
     def idf(self) -> dict[str, float]:
         """Inverse document frequency of each word over the chunks."""
         if self._idf is None:

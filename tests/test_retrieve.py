@@ -157,10 +157,41 @@ def test_coverage_brings_in_a_passage_for_the_other_part(bundled_index):
     fused = {r: float(dense[r]) for r in order}
     assert not any("Lim Eul-chul" in index.chunks[r].text for r in order[:3])
     terms = tokenize(part_one + ", and where does Lim Eul-chul teach?")
-    covered = _cover(index, order, fused, terms, 3, Config())
+    covered = _cover(index, order, fused, terms, 3, Config(), fused)
     assert covered[0] == order[0]  # the best passage still leads
     assert any("Lim Eul-chul" in index.chunks[r].text for r in covered[:3])
     assert sorted(covered) == sorted(order)  # reordered: nothing lost, nothing added
+    # The first passage is the best by ``first``, whatever the wider fusion says.
+    first = {r: -float(i) for i, r in enumerate(order)}
+    first[order[5]] = 1.0
+    assert _cover(index, order, fused, terms, 3, Config(), first)[0] == order[5]
+
+
+def test_best_sentence_dense_is_the_max_over_each_chunks_sentences(bundled_index):
+    import numpy as np
+
+    index = bundled_index
+    vector = index.embedder().encode_query("Where does Lim Eul-chul teach?")
+    per_chunk = index.best_sentence_dense(vector)
+    assert per_chunk.shape == (len(index.chunks),)
+    cosines = index.sentence_vectors @ vector
+    for position, chunk in enumerate(index.chunks):
+        rows = [row for row, (a, lo, hi) in enumerate(index.sentences)
+                if a == index.chunk_article[position] and lo < chunk.end and hi > chunk.start]
+        assert per_chunk[position] == pytest.approx(float(np.max(cosines[rows])))
+    assert "Kyungnam University" in index.chunks[int(per_chunk.argmax())].text
+
+
+def test_sentence_dense_ranking_widens_only_several_part_questions(bundled_index):
+    long = ("How much did Chinese exports to North Korea rise in September, and where "
+            "does the professor Lim Eul-chul teach?")
+    on = rag.search(long, k=5, index=bundled_index)
+    off = rag.search(long, k=5, index=bundled_index, config=Config(sentence_dense=False))
+    assert [h.score for h in on] != [h.score for h in off]  # one ranking more was fused
+    assert on[0].chunk_id == off[0].chunk_id  # it does not choose the first passage
+    short = "Where does Lim Eul-chul teach?"
+    assert rag.search(short, k=5, index=bundled_index) == rag.search(
+        short, k=5, index=bundled_index, config=Config(sentence_dense=False))
 
 
 def test_short_questions_are_left_to_relevance(bundled_index):
