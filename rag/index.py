@@ -252,29 +252,28 @@ class Index:
         the rest of its chunk, as it is in chunk-level BM25. ``sentence_scores``
         reuses :meth:`sentence_bm25` of the same terms.
         """
-        if self._bm25 is None:
-            self._lexical()
-        assert self._chunk_sentences is not None
-        flat, starts = self._chunk_sentences
-        if not len(self.chunks):
-            return np.zeros(0, dtype=np.float32)
-        scores = self.sentence_bm25(terms) if sentence_scores is None else sentence_scores
-        return np.maximum.reduceat(scores[flat], starts)
+        return self._best_per_chunk(
+            self.sentence_bm25(terms) if sentence_scores is None else sentence_scores)
 
     def best_sentence_dense(self, query_vector: np.ndarray) -> np.ndarray:
         """Per chunk, the cosine of its best-matching sentence with ``query_vector``
         (-1 for a chunk without sentences): the vector counterpart of
         :meth:`best_sentence_bm25`."""
+        scores = np.full(len(self.sentences) + 1, -1.0, dtype=np.float32)
+        if len(self.sentences):
+            scores[:-1] = self.sentence_vectors @ query_vector
+        return self._best_per_chunk(scores)
+
+    def _best_per_chunk(self, sentence_scores: np.ndarray) -> np.ndarray:
+        """Per chunk, the highest of ``sentence_scores`` (one per sentence row, then
+        one for "no sentence") over the sentences the chunk overlaps."""
         if self._bm25 is None:
             self._lexical()
         assert self._chunk_sentences is not None
         flat, starts = self._chunk_sentences
         if not len(self.chunks):
             return np.zeros(0, dtype=np.float32)
-        scores = np.full(len(self.sentences) + 1, -1.0, dtype=np.float32)
-        if len(self.sentences):
-            scores[:-1] = self.sentence_vectors @ query_vector
-        return np.maximum.reduceat(scores[flat], starts)
+        return np.maximum.reduceat(sentence_scores[flat], starts)
 
     def idf(self) -> dict[str, float]:
         """Inverse document frequency of each word over the chunks."""
