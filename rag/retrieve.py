@@ -216,7 +216,8 @@ def retrieve(
             out.append(top[scores[top] > 0])
         return out
 
-    covering = bool(config.coverage and terms and several_parts(question))
+    multi_part = several_parts(question)
+    covering = bool(config.coverage and terms and multi_part)
     # Chunks ranked by their best sentence's vector: only for coverage's picks
     # after the first (see _cover), where a part's one-sentence fact is wanted.
     sentence_dense = (index.best_sentence_dense(query_vector)
@@ -239,8 +240,9 @@ def retrieve(
         dated = [r for r in fused if index.article_list[index.chunk_article[r]].published]
         dated.sort(key=lambda r: index.article_list[index.chunk_article[r]].published or "",
                    reverse=hints.latest)
-        first = _fuse([np.array(dated, dtype=np.int64)], first)
-        fused = _fuse([np.array(dated, dtype=np.int64)], fused) if later else first
+        by_date = np.array(dated, dtype=np.int64)
+        first = _fuse([by_date], first)
+        fused = _fuse([by_date], fused) if later else first
         applied.append(("most recent first" if hints.latest else "earliest first",
                         np.ones(len(index.chunks), dtype=bool)))
     order = sorted(fused, key=lambda r: (-fused[r], -dense[r]))
@@ -255,7 +257,7 @@ def retrieve(
         order = _cover(index, order, fused, terms, k, config, first)
     chosen = _diverse(index, order, k, config.max_per_article)
     part_of: dict[int, str] = {}
-    if config.parts and len(parts) and part_vectors is not None and several_parts(question):
+    if config.parts and len(parts) and part_vectors is not None and multi_part:
         named = hints.sources if hints is not None and config.hints else ()
         part_of = _part_picks(index, list(parts), part_vectors, filters, named, config)
         head = chosen[:PARTS_AFTER]
