@@ -136,6 +136,30 @@ def test_best_sentence_bm25_is_the_max_over_each_chunks_sentences(bundled_index)
     assert "Lim Eul-chul" in best.text
 
 
+def test_sentence_bm25_barely_penalises_a_long_sentence(bundled_index):
+    # A fact is usually a long sentence: with bm25s's default length
+    # normalisation (b = 0.75) a short sentence holding the same word once
+    # outscores it by far more than with ours (README, "Length normalisation").
+    from collections import Counter
+
+    import bm25s
+
+    from rag.text import tokenize
+
+    tokens = [tokenize(bundled_index.article_list[int(a)].text[int(lo):int(hi)]) or ["_"]
+              for a, lo, hi in bundled_index.sentences]
+    term = Counter(t for sentence in tokens for t in set(sentence)).most_common(1)[0][0]
+    once = [row for row, sentence in enumerate(tokens) if sentence.count(term) == 1]
+    short = min(once, key=lambda row: len(tokens[row]))
+    long = max(once, key=lambda row: len(tokens[row]))
+    assert len(tokens[long]) >= 3 * len(tokens[short])
+    ours = bundled_index.sentence_bm25([term])
+    default = bm25s.BM25()
+    default.index(tokens, show_progress=False)
+    theirs = default.get_scores([term])
+    assert ours[long] / ours[short] > theirs[long] / theirs[short] + 0.2
+
+
 def test_sentence_bm25_ranking_can_be_switched_off(bundled_index):
     question = "Where does Lim Eul-chul teach?"
     on = rag.search(question, k=3, index=bundled_index)
