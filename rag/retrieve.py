@@ -200,7 +200,10 @@ def retrieve(
         return []
     dense = index.chunk_vectors @ query_vector
     lexical: list[np.ndarray] = []
-    terms = tokenize(question) if config.hybrid else []
+    # Each word once: a question that compares two reports repeats their shared
+    # topic ("TikTok users" four times), which would otherwise outweigh the
+    # words that tell its facts apart (README, "Each word once").
+    terms = list(dict.fromkeys(tokenize(question))) if config.hybrid else []
     sentence_lexical: np.ndarray | None = None
     if terms:
         lexical.append(index.bm25().get_scores(terms))

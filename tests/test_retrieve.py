@@ -160,6 +160,18 @@ def test_sentence_bm25_barely_penalises_a_long_sentence(bundled_index):
     assert ours[long] / ours[short] > theirs[long] / theirs[short] + 0.2
 
 
+def test_a_word_repeated_in_the_question_counts_once(bundled_index):
+    from rag.retrieve import retrieve
+
+    question = "Did Chinese exports to North Korea rise in September?"
+    vector = bundled_index.embedder().encode_query(question)
+    config = Config(rerank_depth=0)
+    once = retrieve(bundled_index, question, vector, k=8, config=config)
+    repeated = retrieve(bundled_index, question + " Exports, exports, September.", vector,
+                        k=8, config=config)
+    assert [(h.chunk_id, h.score) for h in once] == [(h.chunk_id, h.score) for h in repeated]
+
+
 def test_sentence_bm25_ranking_can_be_switched_off(bundled_index):
     question = "Where does Lim Eul-chul teach?"
     on = rag.search(question, k=3, index=bundled_index)
