@@ -62,7 +62,6 @@ _FILES = (
 )
 
 
-#: How sentence vectors are made; vectors made another way are not reused.
 # BM25's length normalisation (b) for single sentences. bm25s's default 0.75
 # ranks a short sentence above a longer one that holds the same words, but a
 # fact is usually a long sentence (MultiHop-RAG's gold facts: median 14 content
@@ -70,6 +69,7 @@ _FILES = (
 # normalisation"): 0.2 finds more evidence and ranks it higher on both halves.
 # Chunks keep the default: they are all about 256 tokens.
 SENTENCE_BM25_B = 0.2
+#: How sentence vectors are made; vectors made another way are not reused.
 SENTENCE_VECTORS = "mean of the chunk's contextual token embeddings over the sentence"
 
 
