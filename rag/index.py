@@ -184,7 +184,6 @@ class Index:
                 retriever = bm25s.BM25()
                 retriever.index([t or ["_"] for t in tokens], show_progress=False)
                 self._idf = idf_table(tokens)
-                self._chunk_sentences = self._sentences_per_chunk()
                 self._sentence_bm25 = sentences
                 self._bm25 = retriever
 
@@ -193,6 +192,14 @@ class Index:
         lo, hi = self.sentence_offsets[article], self.sentence_offsets[article + 1]
         spans = self.sentences[lo:hi]
         return np.nonzero((spans[:, 1] < end) & (spans[:, 2] > start))[0] + lo
+
+    def _chunk_sentence_map(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sentence rows of every chunk, built on first use (it depends on the
+        spans only, not on BM25, so the vector rankings need no BM25 build)."""
+        with self._lock:
+            if self._chunk_sentences is None:
+                self._chunk_sentences = self._sentences_per_chunk()
+        return self._chunk_sentences
 
     def _sentences_per_chunk(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk)."""
@@ -244,10 +251,7 @@ class Index:
     def chunk_sentences(self, position: int) -> np.ndarray:
         """The sentence rows chunk number ``position`` overlaps (``len(sentences)``
         stands for a chunk without sentences)."""
-        if self._chunk_sentences is None:
-            self._lexical()
-        assert self._chunk_sentences is not None
-        flat, starts = self._chunk_sentences
+        flat, starts = self._chunk_sentence_map()
         end = starts[position + 1] if position + 1 < len(starts) else len(flat)
         return flat[starts[position]:end]
 
@@ -274,10 +278,7 @@ class Index:
     def _best_per_chunk(self, sentence_scores: np.ndarray) -> np.ndarray:
         """Per chunk, the highest of ``sentence_scores`` (one per sentence row, then
         one for "no sentence") over the sentences the chunk overlaps."""
-        if self._bm25 is None:
-            self._lexical()
-        assert self._chunk_sentences is not None
-        flat, starts = self._chunk_sentences
+        flat, starts = self._chunk_sentence_map()
         if not len(self.chunks):
             return np.zeros(0, dtype=np.float32)
         return np.maximum.reduceat(sentence_scores[flat], starts)
