@@ -144,10 +144,11 @@ def test_sentence_bm25_barely_penalises_a_long_sentence(bundled_index):
 
     import bm25s
 
+    from rag.answer import sentence_text
     from rag.text import tokenize
 
-    tokens = [tokenize(bundled_index.article_list[int(a)].text[int(lo):int(hi)]) or ["_"]
-              for a, lo, hi in bundled_index.sentences]
+    tokens = [tokenize(sentence_text(bundled_index, row)) or ["_"]
+              for row in range(len(bundled_index.sentences))]
     term = Counter(t for sentence in tokens for t in set(sentence)).most_common(1)[0][0]
     once = [row for row, sentence in enumerate(tokens) if sentence.count(term) == 1]
     short = min(once, key=lambda row: len(tokens[row]))
