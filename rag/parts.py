@@ -23,9 +23,10 @@ from .hints import outlet_mentions
 from .text import tokenize
 
 #: Clause boundaries. "and" splits only before what starts a new predicate, so
-#: that "Apple and Google" or "fraud and conspiracy" stay whole.
+#: that "Apple and Google" or "fraud and conspiracy" stay whole. A comma before a
+#: year ("December 5, 2023") or inside a number ("2,000 yards") is not one.
 _BOUNDARY = re.compile(
-    r",(?!\s*\d{4}\b)|[;?!]|\s(?:while|whereas|but)\s|\sand\s(?=(?:is|was|are|were|has|have|also|the|a|an)\s)",
+    r",(?!\s*\d{4}\b)(?!(?<=\d,)\d)|[;?!]|\s(?:while|whereas|but)\s|\sand\s(?=(?:is|was|are|were|has|have|also|the|a|an)\s)",
     re.IGNORECASE,
 )
 _LEADING = re.compile(r"^(?:and|or|but|while|whereas)\s+", re.IGNORECASE)

@@ -53,3 +53,12 @@ def test_a_date_keeps_its_year_and_short_clauses_are_dropped():
 def test_a_question_without_boundaries_is_one_part():
     q = "How many grain ships did the river port handle this week"
     assert texts(q) == [q]
+
+
+def test_a_comma_inside_a_number_does_not_split():
+    q = ("Did the Sporting News article say new users can claim over $5,000 in bonuses, "
+         "while TechCrunch said Tyreek Hill may reach 2,000 receiving yards on December 5, 2023?")
+    assert texts(q) == [
+        "Did the article say new users can claim over $5,000 in bonuses",
+        "said Tyreek Hill may reach 2,000 receiving yards on December 5, 2023",
+    ]
