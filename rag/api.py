@@ -8,16 +8,24 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 
 from .answer import compose
 from .articles import bundled_corpus_dir
 from .config import Config
-from .errors import IndexNotFoundError
+from .errors import IndexNotFoundError, RagError
 from .hints import Hints, find_hints
-from .index import CURRENT, Index, build_index, load_index, resolve_build
+from .index import (
+    CURRENT,
+    Index,
+    build_index,
+    load_index,
+    manifest_settings,
+    read_manifest,
+    resolve_build,
+)
 from .parts import Part, question_parts
 from .records import Answer, Hit
 from .rerank import CrossEncoder, get_reranker
@@ -85,13 +93,23 @@ def get_index(index: IndexLike = None, *, config: Config | None = None) -> Index
         return _load_cached(Path(index), config)
     root = default_index_dir()
     with _DEFAULT_BUILD_LOCK:
-        if not (root / CURRENT).is_file():
+        if not (root / CURRENT).is_file() or _built_otherwise(root, config or Config()):
             build_index(default_corpus_paths(root), root, config=config, progress=False)
     try:
         return _load_cached(root, config)
     except IndexNotFoundError:  # pragma: no cover - removed between build and load
         build_index(default_corpus_paths(root), root, config=config, progress=False)
         return _load_cached(root, config)
+
+
+def _built_otherwise(root: Path, config: Config) -> bool:
+    """Whether the bundled corpus's index was built with other settings than
+    ``config``'s (an older rag's defaults, say). That index is rag's own, so it
+    is rebuilt (reusing the vectors it can) rather than refused."""
+    try:
+        return manifest_settings(read_manifest(resolve_build(root))) != config.build_settings()
+    except (RagError, TypeError):
+        return False  # loading it will say what is wrong
 
 
 def question_hints(index: Index, question: str) -> Hints:
@@ -107,17 +125,32 @@ def reranker_for(config: Config, question: str) -> CrossEncoder | None:
     return get_reranker() if config.rerank_depth and not several_parts(question) else None
 
 
-def question_inputs(idx: Index, question: str,
-                    config: Config) -> tuple[np.ndarray, list[Part], np.ndarray | None]:
+class QuestionInputs(NamedTuple):
+    """What retrieval needs of a question besides its text."""
+
+    #: The question's vector (the index's model).
+    vector: np.ndarray
+    #: Its parts, when it has several (else empty).
+    parts: list[Part]
+    #: A vector per part, pooled from the question's own forward pass.
+    part_vectors: np.ndarray | None
+    #: A vector per part from the index's part model, each part encoded alone.
+    part_model_vectors: np.ndarray | None
+
+
+def question_inputs(idx: Index, question: str, config: Config) -> QuestionInputs:
     """The question's vector, and for a several-part question its parts with a
-    vector each (pooled from the same forward pass, so at no extra model cost)."""
+    vector each (pooled from the same forward pass, so at no extra model cost)
+    and, when the index has a part model, one more from that model."""
     parts = question_parts(question, idx.sources()) if (
         config.parts and several_parts(question)) else []
     if not parts:
-        return idx.embedder().encode_query(question), [], None
+        return QuestionInputs(idx.embedder().encode_query(question), [], None, None)
     vector, part_vectors = idx.embedder().encode_query_spans(
         question, [(p.start, p.end) for p in parts])
-    return vector, parts, part_vectors
+    second = idx.part_embedder()
+    extra = second.encode_queries([p.text for p in parts]) if second is not None else None
+    return QuestionInputs(vector, parts, part_vectors, extra)
 
 
 def search(
@@ -141,12 +174,13 @@ def search(
     k = validate_k(k)
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
-    vector, parts, part_vectors = question_inputs(idx, question, cfg)
+    vector, parts, part_vectors, part_model_vectors = question_inputs(idx, question, cfg)
     with one_blas_thread():
         return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
                         hints=question_hints(idx, question),
                         reranker=reranker_for(cfg, question),
-                        parts=parts, part_vectors=part_vectors)
+                        parts=parts, part_vectors=part_vectors,
+                        part_model_vectors=part_model_vectors)
 
 
 def ask(
@@ -185,13 +219,13 @@ def ask(
     k = validate_k(cfg.k if k is None else k)
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
-    vector, parts, part_vectors = question_inputs(idx, question, cfg)
+    vector, parts, part_vectors, part_model_vectors = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
     hints = question_hints(idx, question)
     with one_blas_thread():
         hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints,
                         reranker=reranker_for(cfg, question), parts=parts,
-                        part_vectors=part_vectors)
+                        part_vectors=part_vectors, part_model_vectors=part_model_vectors)
         retrieved = time.perf_counter()
         answer = compose(idx, question, vector, hits, cfg)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))

@@ -77,10 +77,11 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
                 for x in offtopic_path.read_text().splitlines() if x.strip()]
     for r in records:
         q = r["question"]
-        vector, parts, part_vectors = question_inputs(index, q, config)
+        vector, parts, part_vectors, part_model_vectors = question_inputs(index, q, config)
         hits = retrieve(index, q, vector, k=config.k, config=config,
                         hints=question_hints(index, q), reranker=reranker_for(config, q),
-                        parts=parts, part_vectors=part_vectors)
+                        parts=parts, part_vectors=part_vectors,
+                        part_model_vectors=part_model_vectors)
         cands = candidates(index, q, vector, hits)
         answers = [a.lower() for a in r["answers"]]
         gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]

@@ -22,7 +22,8 @@ def _print_build(report: object, verbose: bool) -> None:
         f"indexed {report.articles} articles as {report.chunks} chunks "
         f"({report.sentences} sentences) in {report.seconds:.1f}s "
         f"({report.chunks_per_second:.1f} chunks/s; embedded {report.embedded}, "
-        f"reused {report.reused}) -> {report.index_dir}"
+        f"reused {report.reused}; sentences encoded for question parts "
+        f"{report.part_embedded}) -> {report.index_dir}"
     )
     for problem in report.problems:
         print(f"  {problem}", file=sys.stderr)
@@ -40,7 +41,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
     index_dir = Path(args.index) if args.index else default_index_dir()
     paths = args.paths or default_corpus_paths(index_dir)
-    config = Config(chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap)
+    config = Config(chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
+                    part_model=args.part_model)
     report = build_index(paths, index_dir, config=config, progress=not args.quiet)
     _print_build(report, args.verbose)
     return 0
@@ -119,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR", help="index folder (default: the bundled index)")
     p.add_argument("--chunk-tokens", type=int, default=256)
     p.add_argument("--chunk-overlap", type=int, default=32)
+    p.add_argument("--part-model", metavar="NAME", default=None,
+                   help="also encode every sentence with this second model for the parts "
+                        "of several-part questions, e.g. bge-small-en-v1.5 (slower to build)")
     p.add_argument("--verbose", "-v", action="store_true", help="list dropped boilerplate")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_build)

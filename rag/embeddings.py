@@ -222,7 +222,7 @@ class Embedder:
         self.warm_up()
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         span_vectors: list[np.ndarray] = []
-        bar = _progress_bar(len(texts)) if progress else None
+        bar = progress_bar(len(texts)) if progress else None
         for lo in range(0, len(texts), batch):
             part = texts[lo: lo + batch]
             for j, (vector, tokens, starts, ends) in enumerate(self._token_states(part)):
@@ -266,6 +266,22 @@ class Embedder:
             while len(self._queries) > _QUERY_CACHE:
                 self._queries.pop(next(iter(self._queries)))
         return vector
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """One normalised vector per short query, each encoded on its own
+        (remembered like ``encode_query``)."""
+        key = "\x1e".join(texts)
+        with self._lock:
+            cached = self._queries.get(key)
+        if cached is not None:
+            return cached
+        vectors = self.encode([self.query_prefix + t for t in texts])
+        vectors.setflags(write=False)
+        with self._lock:
+            self._queries[key] = vectors
+            while len(self._queries) > _QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+        return vectors
 
     def encode_query_spans(self, text: str,
                            spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -350,10 +366,10 @@ class SentenceTransformerEmbedder(Embedder):
         return out
 
 
-def _progress_bar(total: int) -> Any:
+def progress_bar(total: int, unit: str = "chunk") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc="embedding", unit="chunk")
+    return tqdm(total=total, desc="embedding", unit=unit)
 
 
 class OnnxEmbedder(Embedder):

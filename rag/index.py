@@ -8,6 +8,8 @@ Layout of an index folder::
     DIR/builds/<name>/chunks.jsonl   one Chunk per line
     DIR/builds/<name>/chunk_vectors.npy, chunks.faiss  normalised vectors, inner-product index
     DIR/builds/<name>/sentences.npy, sentence_vectors.npy  quote candidates for the composer
+    DIR/builds/<name>/part_vectors.npy  each sentence encoded on its own by the
+                                     second model (``Config.part_model``), if any
 
 A build is written into a temporary folder and only then made current, so a
 crash leaves the previous index intact, and a reader sees one build or the
@@ -37,7 +39,7 @@ from .articles import LoadResult, Problem, load_articles
 from .chunks import Chunker
 from .clean import kept_blocks
 from .config import Config
-from .embeddings import Embedder, get_embedder
+from .embeddings import Embedder, get_embedder, progress_bar
 from .errors import (
     ConfigError,
     CorruptIndexError,
@@ -71,6 +73,8 @@ _FILES = (
 SENTENCE_BM25_B = 0.2
 #: How sentence vectors are made; vectors made another way are not reused.
 SENTENCE_VECTORS = "mean of the chunk's contextual token embeddings over the sentence"
+#: The second model's sentence vectors (only when ``Config.part_model`` is set).
+PART_VECTORS = "part_vectors.npy"
 
 
 def _text_key(text: str) -> str:
@@ -93,6 +97,7 @@ class Index:
         faiss_index: Any,
         sentences: np.ndarray,
         sentence_vectors: np.ndarray,
+        part_vectors: np.ndarray | None = None,
     ):
         self.path = path
         self.manifest = manifest
@@ -103,6 +108,8 @@ class Index:
         self.faiss = faiss_index
         self.sentences = sentences
         self.sentence_vectors = sentence_vectors
+        #: Each sentence encoded on its own by ``part_model`` (None without one).
+        self.part_vectors = part_vectors
         self.article_position = {a.id: i for i, a in enumerate(articles)}
         self.chunk_position = {c.id: i for i, c in enumerate(chunks)}
         # Per article, for the outlet and date masks every question may need.
@@ -151,6 +158,33 @@ class Index:
                 f"the index at {self.path} holds {self.dimension}-dimensional vectors but model "
                 f"{self.model!r} makes {dimension}-dimensional ones; rebuild it with: "
                 "rag build PATH --index DIR"
+            )
+        return embedder
+
+    @property
+    def part_model(self) -> str | None:
+        """The second model that encoded the sentences for question parts, if any."""
+        name = self.manifest.get("settings", {}).get("part_model")
+        return str(name) if name and self.part_vectors is not None else None
+
+    def part_embedder(self) -> Embedder | None:
+        """The model that encodes question parts for ``part_vectors`` (None without one)."""
+        if self.part_model is None or self.part_vectors is None:
+            return None
+        try:
+            embedder = get_embedder(self.part_model)
+            dimension = embedder.dimension
+        except ConfigError as exc:
+            raise IndexMismatchError(
+                f"the index at {self.path} was built with the part model {self.part_model!r}, "
+                f"which is not available here ({exc}); install it, or rebuild the index "
+                "with: rag build PATH --index DIR"
+            ) from exc
+        if dimension != self.part_vectors.shape[1]:
+            raise IndexMismatchError(
+                f"the index at {self.path} holds {self.part_vectors.shape[1]}-dimensional part "
+                f"vectors but {self.part_model!r} makes {dimension}-dimensional ones; rebuild "
+                "it with: rag build PATH --index DIR"
             )
         return embedder
 
@@ -336,7 +370,8 @@ def resolve_build(root: str | Path) -> Path:
     return build
 
 
-def _read_manifest(build: Path) -> dict[str, Any]:
+def read_manifest(build: Path) -> dict[str, Any]:
+    """The manifest of the build folder ``build`` (CorruptIndexError if unreadable)."""
     try:
         manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -420,13 +455,13 @@ def load_index(path: str | Path, *, config: Config | None = None) -> Index:
 def _load_build(root: Path, build: Path, config: Config | None) -> Index:
     import faiss
 
-    manifest = _read_manifest(build)
+    manifest = read_manifest(build)
     # The version first: a newer rag may record settings this one does not know.
     check_version(manifest, root)
     _check_manifest_fields(manifest, build, root)
     if config is None:
         try:
-            config = Config.from_dict({**Config().build_settings(), **manifest["settings"]})
+            config = Config.from_dict(manifest_settings(manifest))
         except (ConfigError, TypeError) as exc:
             raise IndexMismatchError(
                 f"the index at {root} was built with settings this rag cannot use ({exc}); "
@@ -454,6 +489,8 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
         )
         sentences = np.load(build / "sentences.npy", allow_pickle=False)
         sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
+        part_vectors = (np.load(build / PART_VECTORS, allow_pickle=False)
+                        if PART_VECTORS in manifest["files"] else None)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
         raise CorruptIndexError(
             f"the index at {build} is damaged ({exc}); "
@@ -461,6 +498,12 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
         ) from exc
     problems = _inconsistencies(manifest, articles, chunks, chunk_vectors, faiss_index,
                                 sentences, sentence_vectors)
+    wants_parts = bool(manifest["settings"].get("part_model"))
+    if wants_parts != (part_vectors is not None) or (part_vectors is not None and (
+            part_vectors.ndim != 2 or len(part_vectors) != len(sentences))):
+        problems.append(f"part model {manifest['settings'].get('part_model')!r} and part "
+                        f"vectors {None if part_vectors is None else part_vectors.shape} "
+                        f"disagree with {len(sentences)} sentences")
     if problems:
         raise CorruptIndexError(
             f"the index at {build} is inconsistent ({'; '.join(problems)}); "
@@ -468,7 +511,15 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
         )
     return Index(build, manifest, articles, chunks, np.ascontiguousarray(chunk_vectors),
                  faiss_index, sentences.astype(np.int64),
-                 np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+                 np.ascontiguousarray(sentence_vectors, dtype=np.float32),
+                 None if part_vectors is None else
+                 np.ascontiguousarray(part_vectors, dtype=np.float32))
+
+
+def manifest_settings(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The build settings a manifest records, with those an older build predates
+    filled in as it was built (no part model before there was one)."""
+    return {**Config().build_settings(), "part_model": None, **manifest.get("settings", {})}
 
 
 def _inconsistencies(
@@ -531,6 +582,8 @@ class BuildReport:
     reused: int
     seconds: float
     embed_seconds: float
+    #: Sentences the part model encoded (the rest were reused from the last build).
+    part_embedded: int = 0
     problems: list[Problem] = field(default_factory=list)
     dropped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
@@ -543,6 +596,7 @@ class BuildReport:
             "index_dir": str(self.index_dir), "build_dir": str(self.build_dir),
             "articles": self.articles, "chunks": self.chunks, "sentences": self.sentences,
             "embedded": self.embedded, "reused": self.reused,
+            "part_embedded": self.part_embedded,
             "seconds": round(self.seconds, 3), "embed_seconds": round(self.embed_seconds, 3),
             "chunks_per_second": round(self.chunks_per_second, 2),
             "problems": [str(p) for p in self.problems],
@@ -591,14 +645,17 @@ def _containing_chunks(chunks: list[Chunk], sentences: np.ndarray,
     return owner
 
 
-def _previous_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]:
-    """Vectors of the current build keyed by content, to skip re-embedding.
-
-    A damaged or incompatible current build is simply not reused.
-    """
+def _previous_index(root: Path) -> Index | None:
+    """The current build, to reuse its vectors; a damaged one is simply not reused."""
     try:
-        index = load_index(root)
+        return load_index(root)
     except RagError:
+        return None
+
+
+def _previous_vectors(index: Index | None, model: str, dim: int) -> dict[str, np.ndarray]:
+    """Vectors of the current build keyed by content, to skip re-embedding."""
+    if index is None:
         return {}
     if (index.model != model or index.chunk_vectors.shape[1:] != (dim,)
             or index.manifest.get("sentence_vectors") != SENTENCE_VECTORS):
@@ -613,6 +670,41 @@ def _previous_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]
             key = _text_key(index.article_list[a].text[s:e])
         cache.setdefault(key, index.sentence_vectors[row])
     return cache
+
+
+def _previous_part_vectors(index: Index | None, part_model: str) -> dict[str, np.ndarray]:
+    """The current build's part vectors keyed by sentence text (each was encoded alone)."""
+    if index is None or index.part_model != part_model or index.part_vectors is None:
+        return {}
+    return {_text_key(index.article_list[a].text[s:e]): index.part_vectors[row]
+            for row, (a, s, e) in enumerate(index.sentences.tolist())}
+
+
+def _embed_parts(embedder: Embedder, articles: list[Article], sentences: np.ndarray,
+                 cache: dict[str, np.ndarray], progress: bool) -> tuple[np.ndarray, int]:
+    """Each sentence encoded on its own by the part model; returns (vectors, embedded).
+
+    Unlike the main model's sentence vectors (pooled from the chunk's pass, for
+    free), these cost a pass per sentence: a second model that sees the sentence
+    alone matches a question's clause to its one-sentence fact better than the
+    main model alone (README, "A second model for the parts").
+    """
+    texts = [articles[a].text[s:e] for a, s, e in sentences.tolist()]
+    keys = [_text_key(t) for t in texts]
+    todo = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
+    bar = progress_bar(len(todo), "sentence") if progress and todo else None
+    # In slices: a model's token states for every sentence at once would take gigabytes.
+    for lo in range(0, len(todo), 1024):
+        rows = todo[lo: lo + 1024]
+        for r, v in zip(rows, embedder.encode([texts[r] for r in rows]), strict=True):
+            cache[keys[r]] = v
+        if bar is not None:
+            bar.update(len(rows))
+    if bar is not None:
+        bar.close()
+    vectors = (np.stack([cache[k] for k in keys]).astype(np.float16) if keys
+               else np.zeros((0, embedder.dimension), dtype=np.float16))
+    return vectors, len(todo)
 
 
 def _embed(
@@ -735,11 +827,20 @@ def build_from_articles(
         chunks = [c for a in articles for c in chunker.chunk(a)]
         sentences = _sentence_rows(articles)
 
-        cache = _previous_vectors(root, config.model, embedder.dimension)
+        earlier = _previous_index(root)
+        cache = _previous_vectors(earlier, config.model, embedder.dimension)
         stage("embedding", 0.1)
         embed_started = time.perf_counter()
         chunk_vectors, sentence_vectors32, embedded, reused = _embed(
             embedder, articles, chunks, sentences, cache, progress)
+        part_vectors: np.ndarray | None = None
+        part_embedded = 0
+        if config.part_model:
+            stage("embedding sentences for question parts", 0.5)
+            part_vectors, part_embedded = _embed_parts(
+                get_embedder(config.part_model), articles, sentences,
+                _previous_part_vectors(earlier, config.part_model), progress)
+        del earlier  # its vectors are copied; free them before writing
         embed_seconds = time.perf_counter() - embed_started
         dim = embedder.dimension
         sentence_vectors = sentence_vectors32.astype(np.float16)
@@ -783,6 +884,10 @@ def build_from_articles(
             np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
             np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
             np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
+            files = list(_FILES)
+            if part_vectors is not None:
+                np.save(tmp / PART_VECTORS, part_vectors, allow_pickle=False)
+                files.append(PART_VECTORS)
             seconds = time.perf_counter() - started
             span = sorted(a.published[:10] for a in articles if a.published)
             manifest = {
@@ -811,10 +916,10 @@ def build_from_articles(
                 "date_span": [span[0], span[-1]] if span else None,
                 "built_at": built_at,
                 "build_seconds": round(seconds, 3),
-                "files": {name: {"bytes": (tmp / name).stat().st_size} for name in _FILES},
+                "files": {name: {"bytes": (tmp / name).stat().st_size} for name in files},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-            for name in (*_FILES, MANIFEST):
+            for name in (*files, MANIFEST):
                 with open(tmp / name, "rb") as handle:
                     os.fsync(handle.fileno())
             final = builds / build_id
@@ -841,6 +946,7 @@ def build_from_articles(
         index_dir=root, build_dir=final, articles=len(articles), chunks=len(chunks),
         sentences=len(sentences), embedded=embedded, reused=reused,
         seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
+        part_embedded=part_embedded,
         problems=list(problems or []), dropped=dropped,
     )
 
@@ -907,7 +1013,7 @@ def add_files(
         current = load_index(root)
         existing = list(current.article_list)
         config = config or Config.from_dict(
-            {**Config().build_settings(), **current.manifest.get("settings", {})})
+            manifest_settings(current.manifest))
     except IndexNotFoundError:
         existing = []
     known = {a.id: a.path or a.id for a in existing}

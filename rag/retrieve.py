@@ -43,6 +43,11 @@ PARTS_AFTER = 3
 # sits (MultiHop-RAG: 1 -> 2 raised evidence recall@10 by 0.009 and
 # 0.013 on the two halves; 3 and 4 crowded out the fused ranking).
 PART_PICKS = 2
+# With a part model (``Config.part_model``), a part's cosine is this share of
+# that model's (each sentence encoded alone) and the rest the main model's. On
+# MultiHop-RAG 0.3-0.4 found the most evidence, 0.5 and more lost the temporal
+# questions' (README, "A second model for the parts").
+PART_SECOND = 0.3
 
 
 def validate_question(question: object, config: Config) -> str:
@@ -181,6 +186,7 @@ def retrieve(
     reranker: CrossEncoder | None = None,
     parts: tuple[Part, ...] | list[Part] = (),
     part_vectors: np.ndarray | None = None,
+    part_model_vectors: np.ndarray | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks for an already validated question and its vector.
 
@@ -193,7 +199,8 @@ def retrieve(
     and after the first, passages are chosen to cover the question's words
     (``config.coverage``), so ranks need not follow ``Hit.score``. For a
     several-part question, the chunk of each part's best sentence (``parts``,
-    with their vectors ``part_vectors``) follows the first ``PARTS_AFTER``.
+    with their vectors ``part_vectors``, and ``part_model_vectors`` from the
+    index's part model, if any) follows the first ``PARTS_AFTER``.
     """
     if not index.chunks:
         return []
@@ -264,7 +271,8 @@ def retrieve(
     part_of: dict[int, str] = {}
     if config.parts and len(parts) and part_vectors is not None and multi_part:
         named = hints.sources if hints is not None and config.hints else ()
-        part_of = _part_picks(index, list(parts), part_vectors, filters, named, config)
+        part_of = _part_picks(index, list(parts), part_vectors, filters, named, config,
+                              part_model_vectors)
         head = chosen[:PARTS_AFTER]
         extra = [r for r in part_of if r not in head]
         order = head + extra + [r for r in order if r not in head and r not in part_of]
@@ -298,12 +306,15 @@ def several_parts(question: str) -> bool:
 
 
 def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: Filters | None,
-                named: tuple[str, ...], config: Config) -> dict[int, str]:
+                named: tuple[str, ...], config: Config,
+                second: np.ndarray | None = None) -> dict[int, str]:
     """For each part, the chunks of the sentences that best match it (``PART_PICKS``
     of them): ``{row: part}``, every part's first pick before any second.
 
     A part is one clause, and its fact one sentence, so the part is matched
-    against single sentences (their vectors, plus BM25 when ``config.hybrid``).
+    against single sentences (their vectors, plus BM25 when ``config.hybrid``;
+    with ``second``, the parts' vectors from the index's part model, a share
+    ``PART_SECOND`` of the cosine is that model's).
     A part that names outlets looks only in their articles; otherwise, in the
     articles of the outlets the question names, if any; a part that names a date
     or period looks only in the articles of that date (unless none is left).
@@ -315,6 +326,8 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
         np.ones(len(index.article_list), dtype=bool))
     sentence_article = index.sentences[:, 0]
     scores = index.sentence_vectors @ vectors.T
+    if second is not None and index.part_vectors is not None:
+        scores = (1 - PART_SECOND) * scores + PART_SECOND * (index.part_vectors @ second.T)
     out: dict[int, str] = {}
     ranked: list[list[int]] = []
     for j, part in enumerate(parts):

@@ -35,6 +35,18 @@ def default_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def part_model_index(tmp_path_factory: pytest.TempPathFactory):
+    """The bundled corpus indexed with a second model for question parts."""
+    import rag
+    from rag.config import PART_MODEL
+
+    folder = tmp_path_factory.mktemp("part-model-index")
+    config = rag.Config(part_model=PART_MODEL)
+    rag.build_index([rag.bundled_corpus_dir()], folder, config=config, progress=False)
+    return rag.load_index(folder, config=config)
+
+
+@pytest.fixture(scope="session")
 def bundled_index(default_index_dir: Path):
     import rag
 

@@ -101,3 +101,19 @@ def test_quotes_are_not_near_duplicates(use_default_index):
     answer = rag.ask("What goods did China export to North Korea?", k=10)
     quotes = [c.quote for c in answer.citations]
     assert len(set(quotes)) == len(quotes)
+
+
+def test_the_bundled_index_is_rebuilt_when_built_with_other_settings(tmp_path, monkeypatch):
+    # Built with other settings (an older rag's defaults, say): the bundled
+    # corpus's index is rag's own, so it is brought up to date, not refused.
+    from rag import Config
+    from rag.config import PART_MODEL
+
+    folder = tmp_path / "default"
+    rag.build_index([rag.bundled_corpus_dir()], folder, config=Config(part_model=PART_MODEL),
+                    progress=False)
+    assert rag.load_index(folder).part_model == PART_MODEL
+    monkeypatch.setenv("RAG_INDEX_DIR", str(folder))
+    answer = rag.ask("Who did Pak Myong Ho meet?")
+    assert answer.citations
+    assert rag.load_index(folder).part_model is None

@@ -7,7 +7,7 @@ def test_defaults_are_valid_and_documented():
     config = Config()
     assert config.chunk_tokens == 256
     assert config.build_settings() == {"model": "all-MiniLM-L6-v2", "chunk_tokens": 256,
-                                       "chunk_overlap": 32}
+                                       "chunk_overlap": 32, "part_model": None}
     assert Config.__doc__ and "chunk_tokens" in Config.__doc__
 
 

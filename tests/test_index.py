@@ -129,3 +129,64 @@ def test_an_onnx_model_builds_searches_and_refuses_the_other_model(tmp_path):
     assert hits and any("export" in h.text.lower() for h in hits)
     with pytest.raises(IndexMismatchError, match=r"bge-small-en-v1\.5"):
         rag.load_index(target, config=Config())
+
+
+def test_the_part_model_encodes_every_sentence_on_its_own(part_model_index):
+    from rag.answer import sentence_text
+    from rag.config import PART_MODEL
+
+    index = part_model_index
+    assert index.manifest["settings"]["part_model"] == index.part_model == PART_MODEL
+    assert "part_vectors.npy" in index.manifest["files"]
+    assert index.part_vectors.shape == (len(index.sentences), 384)
+    assert np.allclose(np.linalg.norm(index.part_vectors, axis=1), 1.0, atol=1e-2)
+    embedder = index.part_embedder()
+    for row in (0, len(index.sentences) // 2, len(index.sentences) - 1):
+        alone = embedder.encode([sentence_text(index, row)])[0]
+        assert float(alone @ index.part_vectors[row]) > 0.99  # stored as float16
+
+
+def test_a_rebuild_reuses_part_vectors(part_model_index, tmp_path):
+    from rag.config import PART_MODEL
+
+    config = Config(part_model=PART_MODEL)
+    target = tmp_path / "idx"
+    shutil.copytree(part_model_index.path.parents[1], target)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(rag.bundled_corpus_dir(), corpus)
+    report = rag.build_index([corpus], target, config=config, progress=False)
+    assert report.part_embedded == 0 and report.embedded == 0
+    (corpus / "new.txt").write_text("Freight trains between Dandong and Sinuiju resumed.")
+    report = rag.build_index([corpus], target, config=config, progress=False)
+    assert report.part_embedded == 1  # only the new article's one sentence
+    assert rag.load_index(target, config=config).part_vectors.shape[0] == report.sentences
+
+
+def test_an_index_without_a_part_model_and_an_older_one(bundled_index, tmp_path):
+    from rag.config import PART_MODEL
+
+    assert bundled_index.part_model is None and bundled_index.part_vectors is None
+    assert not (bundled_index.path / "part_vectors.npy").exists()
+    target = tmp_path / "idx"
+    shutil.copytree(bundled_index.path.parents[1], target)
+    with pytest.raises(IndexMismatchError, match="part_model"):
+        rag.load_index(target, config=Config(part_model=PART_MODEL))
+    # An index built before there was a part model records none: it loads as one without.
+    manifest_file = resolve_build(target) / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    del manifest["settings"]["part_model"]
+    manifest_file.write_text(json.dumps(manifest))
+    assert rag.load_index(target).part_model is None
+    assert rag.load_index(target, config=Config()).part_model is None
+
+
+def test_missing_part_vectors_are_detected(part_model_index, tmp_path):
+    target = tmp_path / "idx"
+    shutil.copytree(part_model_index.path.parents[1], target)
+    build = resolve_build(target)
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["files"]["part_vectors.npy"]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    (build / "part_vectors.npy").unlink()
+    with pytest.raises(CorruptIndexError, match="part vectors"):
+        rag.load_index(target)

