@@ -325,9 +325,15 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
     keep = filters.article_mask(index) if filters and filters.active else (
         np.ones(len(index.article_list), dtype=bool))
     sentence_article = index.sentences[:, 0]
-    scores = index.sentence_vectors @ vectors.T
-    if second is not None and index.part_vectors is not None:
-        scores = (1 - PART_SECOND) * scores + PART_SECOND * (index.part_vectors @ second.T)
+    masks = []
+    for part in parts:
+        wanted = part.sources or named
+        allowed = keep & np.isin(index.article_sources, list(wanted)) if wanted else keep
+        dated = _dated_articles(index, part.text)
+        if dated is not None and (allowed & dated).any():
+            allowed = allowed & dated
+        masks.append(allowed[sentence_article])
+    scores = _part_cosines(index, np.logical_or.reduce(masks), vectors, second)
     out: dict[int, str] = {}
     ranked: list[list[int]] = []
     for j, part in enumerate(parts):
@@ -338,12 +344,7 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
             top = float(lex.max())
             if top > 0:
                 score = score + PART_LEXICAL * lex / top
-        wanted = part.sources or named
-        allowed = keep & np.isin(index.article_sources, list(wanted)) if wanted else keep
-        dated = _dated_articles(index, part.text)
-        if dated is not None and (allowed & dated).any():
-            allowed = allowed & dated
-        score = np.where(allowed[sentence_article], score, -np.inf)
+        score = np.where(masks[j], score, -np.inf)
         # Enough to pick from when other parts took this part's best chunks.
         ranked.append(_best_chunks(index, score, PART_PICKS * len(parts)))
     # Every part's first pick before any part's second, so that the part
@@ -353,6 +354,28 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
             row = next((r for r in rows if r not in out), None)
             if row is not None:
                 out[row] = text
+    return out
+
+
+def _part_cosines(index: Index, usable: np.ndarray, vectors: np.ndarray,
+                  second: np.ndarray | None) -> np.ndarray:
+    """Each sentence's cosine with each part (-inf where ``usable`` is False).
+
+    Most parts name an outlet or a date, so only the sentences some part may
+    use are scored: the products over every sentence vector are most of a
+    several-part question's arithmetic.
+    """
+    rows = np.flatnonzero(usable)
+    every = len(rows) == len(usable)
+    main = index.sentence_vectors if every else index.sentence_vectors[rows]
+    cos = main @ vectors.T
+    if second is not None and index.part_vectors is not None:
+        extra = index.part_vectors if every else index.part_vectors[rows]
+        cos = (1 - PART_SECOND) * cos + PART_SECOND * (extra @ second.T)
+    if every:
+        return cos
+    out = np.full((len(usable), vectors.shape[0]), -np.inf, dtype=cos.dtype)
+    out[rows] = cos
     return out
 
 
