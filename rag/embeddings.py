@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -252,57 +253,51 @@ class Embedder:
                     self._tokenizer = AutoTokenizer.from_pretrained(str(self._path))
         return self._tokenizer
 
-    def encode_query(self, text: str) -> np.ndarray:
-        """One normalised vector for a question (recent questions are remembered:
-        a search followed by an ask of the same question encodes it once)."""
-        with self._lock:
-            cached = self._queries.get(text)
-        if cached is not None:
-            return cached
-        vector = self.encode([self.query_prefix + text])[0]
-        vector.setflags(write=False)
-        with self._lock:
-            self._queries[text] = vector
-            while len(self._queries) > _QUERY_CACHE:
-                self._queries.pop(next(iter(self._queries)))
-        return vector
-
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """One normalised vector per short query, each encoded on its own
-        (remembered like ``encode_query``)."""
-        key = "\x1e".join(texts)
+    def _remembered(self, key: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """``make()``, remembered (read-only) under ``key`` among recent queries."""
         with self._lock:
             cached = self._queries.get(key)
         if cached is not None:
             return cached
-        vectors = self.encode([self.query_prefix + t for t in texts])
-        vectors.setflags(write=False)
+        value = make()
+        value.setflags(write=False)
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: str, value: np.ndarray, *, keep: bool = False) -> None:
         with self._lock:
-            self._queries[key] = vectors
+            if keep:
+                self._queries.setdefault(key, value)
+            else:
+                self._queries[key] = value
             while len(self._queries) > _QUERY_CACHE:
                 self._queries.pop(next(iter(self._queries)))
-        return vectors
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One normalised vector for a question (recent questions are remembered:
+        a search followed by an ask of the same question encodes it once)."""
+        return self._remembered(text, lambda: self.encode([self.query_prefix + text])[0])
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """One normalised vector per short query, each encoded on its own
+        (remembered like ``encode_query``)."""
+        # The leading separator keeps a one-text list apart from encode_query's key.
+        return self._remembered("\x1e" + "\x1e".join(texts),
+                                lambda: self.encode([self.query_prefix + t for t in texts]))
 
     def encode_query_spans(self, text: str,
                            spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
         """A question's vector and a vector per character span of it (its parts),
         from one forward pass (remembered like ``encode_query``)."""
-        key = f"{text}\x1f{spans!r}"
-        with self._lock:
-            cached = self._queries.get(key)
-        if cached is not None:
-            return cached[0], cached[1:]
-        shift = len(self.query_prefix)
-        vectors, span_vectors = self.encode_with_spans(
-            [self.query_prefix + text], [[(s + shift, e + shift) for s, e in spans]])
-        both = np.vstack([vectors[:1], span_vectors[0]])
-        both.setflags(write=False)
-        with self._lock:
-            self._queries[key] = both
-            self._queries.setdefault(text, both[0])
-            while len(self._queries) > _QUERY_CACHE:
-                self._queries.pop(next(iter(self._queries)))
-        return both[0], both[1:]
+        def both() -> np.ndarray:
+            shift = len(self.query_prefix)
+            vectors, span_vectors = self.encode_with_spans(
+                [self.query_prefix + text], [[(s + shift, e + shift) for s, e in spans]])
+            return np.vstack([vectors[:1], span_vectors[0]])
+
+        rows = self._remembered(f"{text}\x1f{spans!r}", both)
+        self._remember(text, rows[0], keep=True)
+        return rows[0], rows[1:]
 
 
 class SentenceTransformerEmbedder(Embedder):

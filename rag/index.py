@@ -144,22 +144,7 @@ class Index:
 
     def embedder(self) -> Embedder:
         """The model that embeds questions for this index (IndexMismatchError if unusable)."""
-        try:
-            embedder = get_embedder(self.model)
-            dimension = embedder.dimension
-        except ConfigError as exc:
-            raise IndexMismatchError(
-                f"the index at {self.path} was built with model {self.model!r}, which is not "
-                f"available here ({exc}); install it, or rebuild the index with: "
-                "rag build PATH --index DIR"
-            ) from exc
-        if dimension != self.dimension:
-            raise IndexMismatchError(
-                f"the index at {self.path} holds {self.dimension}-dimensional vectors but model "
-                f"{self.model!r} makes {dimension}-dimensional ones; rebuild it with: "
-                "rag build PATH --index DIR"
-            )
-        return embedder
+        return self._usable(self.model, "model", self.dimension, "vectors")
 
     @property
     def part_model(self) -> str | None:
@@ -171,20 +156,25 @@ class Index:
         """The model that encodes question parts for ``part_vectors`` (None without one)."""
         if self.part_model is None or self.part_vectors is None:
             return None
+        return self._usable(self.part_model, "the part model", self.part_vectors.shape[1],
+                            "part vectors")
+
+    def _usable(self, model: str, role: str, dimension: int, vectors: str) -> Embedder:
+        """``model`` loaded, if it is here and makes ``dimension``-dimensional vectors."""
         try:
-            embedder = get_embedder(self.part_model)
-            dimension = embedder.dimension
+            embedder = get_embedder(model)
+            made = embedder.dimension
         except ConfigError as exc:
             raise IndexMismatchError(
-                f"the index at {self.path} was built with the part model {self.part_model!r}, "
-                f"which is not available here ({exc}); install it, or rebuild the index "
-                "with: rag build PATH --index DIR"
+                f"the index at {self.path} was built with {role} {model!r}, which is not "
+                f"available here ({exc}); install it, or rebuild the index with: "
+                "rag build PATH --index DIR"
             ) from exc
-        if dimension != self.part_vectors.shape[1]:
+        if made != dimension:
             raise IndexMismatchError(
-                f"the index at {self.path} holds {self.part_vectors.shape[1]}-dimensional part "
-                f"vectors but {self.part_model!r} makes {dimension}-dimensional ones; rebuild "
-                "it with: rag build PATH --index DIR"
+                f"the index at {self.path} holds {dimension}-dimensional {vectors} but "
+                f"{role} {model!r} makes {made}-dimensional ones; rebuild it with: "
+                "rag build PATH --index DIR"
             )
         return embedder
 
