@@ -22,9 +22,9 @@ from .index import (
     Index,
     build_index,
     load_index,
-    manifest_settings,
     read_manifest,
     resolve_build,
+    setting_differences,
 )
 from .parts import Part, question_parts
 from .records import Answer, Hit
@@ -107,8 +107,8 @@ def _built_otherwise(root: Path, config: Config) -> bool:
     ``config``'s (an older rag's defaults, say). That index is rag's own, so it
     is rebuilt (reusing the vectors it can) rather than refused."""
     try:
-        return manifest_settings(read_manifest(resolve_build(root))) != config.build_settings()
-    except (RagError, TypeError):
+        return bool(setting_differences(read_manifest(resolve_build(root)), config))
+    except (RagError, AttributeError):
         return False  # loading it will say what is wrong
 
 

@@ -411,15 +411,19 @@ def check_version(manifest: dict[str, Any], where: Path) -> None:
 def check_compatible(manifest: dict[str, Any], config: Config, where: Path) -> None:
     """Raise IndexMismatchError if the index was built with other settings than ``config``."""
     check_version(manifest, where)
-    wanted = config.build_settings()
-    built = manifest.get("settings", {})
-    diffs = [f"{k}: index has {built.get(k)!r}, asked for {v!r}"
-             for k, v in wanted.items() if built.get(k) != v]
+    diffs = setting_differences(manifest, config)
     if diffs:
         raise IndexMismatchError(
             f"the index at {where} was built with other settings ({'; '.join(diffs)}); "
             "rebuild it with these settings (rag build PATH --index DIR) or use its own"
         )
+
+
+def setting_differences(manifest: dict[str, Any], config: Config) -> list[str]:
+    """Each build setting of ``config`` that the index was built without, described."""
+    built = manifest.get("settings", {})
+    return [f"{k}: index has {built.get(k)!r}, asked for {v!r}"
+            for k, v in config.build_settings().items() if built.get(k) != v]
 
 
 def load_index(path: str | Path, *, config: Config | None = None) -> Index:
@@ -487,13 +491,7 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
             f"rebuild it with rag build PATH --index {root}"
         ) from exc
     problems = _inconsistencies(manifest, articles, chunks, chunk_vectors, faiss_index,
-                                sentences, sentence_vectors)
-    wants_parts = bool(manifest["settings"].get("part_model"))
-    if wants_parts != (part_vectors is not None) or (part_vectors is not None and (
-            part_vectors.ndim != 2 or len(part_vectors) != len(sentences))):
-        problems.append(f"part model {manifest['settings'].get('part_model')!r} and part "
-                        f"vectors {None if part_vectors is None else part_vectors.shape} "
-                        f"disagree with {len(sentences)} sentences")
+                                sentences, sentence_vectors, part_vectors)
     if problems:
         raise CorruptIndexError(
             f"the index at {build} is inconsistent ({'; '.join(problems)}); "
@@ -520,6 +518,7 @@ def _inconsistencies(
     faiss_index: Any,
     sentences: np.ndarray,
     sentence_vectors: np.ndarray,
+    part_vectors: np.ndarray | None,
 ) -> list[str]:
     """What disagrees between the tables, the vectors and the manifest (empty if nothing)."""
     dim = manifest["dimension"]
@@ -537,6 +536,12 @@ def _inconsistencies(
             or sentence_vectors.shape != (len(sentences), dim)):
         problems.append(f"sentence table {sentences.shape} and sentence vectors "
                         f"{sentence_vectors.shape} differ")
+    part_model = manifest["settings"].get("part_model")
+    if bool(part_model) != (part_vectors is not None) or (part_vectors is not None and (
+            part_vectors.ndim != 2 or len(part_vectors) != len(sentences))):
+        problems.append(f"part model {part_model!r} and part vectors "
+                        f"{None if part_vectors is None else part_vectors.shape} "
+                        f"disagree with {len(sentences)} sentences")
     texts = {a.id: a.text for a in articles}
     if len(texts) != len(articles):
         problems.append("an article appears twice in the article table")
