@@ -10,14 +10,18 @@ recall@10 on MultiHop-RAG rises).
 
 A part is a clause: the question split at commas, semicolons and question
 marks, at "while", "whereas" and "but", and at "and" before a new predicate
-("and is", "and has", ...). Outlet names are taken out of a part's text (they
-are metadata, rarely in the text itself) and kept as the outlets it names.
+("and is", "and has", ...). A clause that names a second report with a claim of
+its own ("Does the Sportskeeda article suggest X compared to the CBSSports.com
+article's assessment of Y?") is split where that report is named. Outlet names
+are taken out of a part's text (they are metadata, rarely in the text itself)
+and kept as the outlets it names.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from .hints import outlet_mentions
 from .text import tokenize
@@ -56,10 +60,12 @@ def question_parts(question: str, sources: list[str]) -> list[Part]:
     for c_start, c_end, _ in cuts:
         # Boundaries inside an outlet's name ("The Independent - Life and Style") do not split.
         masked = masked[:c_start] + "x" * (c_end - c_start) + masked[c_end:]
+    boundaries = [(b.start(), b.end()) for b in _BOUNDARY.finditer(masked)]
+    boundaries = sorted(boundaries + _second_reports(question, cuts, boundaries))
     parts: list[Part] = []
     start = 0
-    for boundary in [*_BOUNDARY.finditer(masked), None]:
-        end = boundary.start() if boundary else len(question)
+    for boundary in [*boundaries, None]:
+        end = boundary[0] if boundary else len(question)
         pieces: list[str] = []
         named: list[str] = []
         cursor = start
@@ -76,8 +82,33 @@ def question_parts(question: str, sources: list[str]) -> list[Part]:
         if len(set(tokenize(text))) >= MIN_PART_WORDS:
             parts.append(Part(text=text, start=start, end=end,
                               sources=tuple(dict.fromkeys(named))))
-        start = boundary.end() if boundary else end
+        start = boundary[1] if boundary else end
     return parts
+
+
+def _second_reports(question: str, cuts: list[tuple[int, int, tuple[str, ...]]],
+                    boundaries: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Where a clause names another report with a claim of its own: just before
+    an outlet mention that follows an earlier one in the same clause, when at
+    least ``MIN_PART_WORDS`` content words lie between the two and after it.
+
+    "Does the TechCrunch article on Meta's moderation suggest a different problem
+    than the TechCrunch article alleging privacy violations?" asks about two
+    facts, one per report. "Did TechCrunch and The Verge both report ..." names
+    two outlets for one claim, and stays one part.
+    """
+    ends = [b[0] for b in boundaries] + [len(question)]
+    out: list[tuple[int, int]] = []
+    for before, mention in pairwise(cuts):
+        clause_end = next(e for e in ends if e >= mention[1])
+        if any(before[1] <= b[0] < mention[0] for b in boundaries):
+            continue  # another clause already
+        between = question[before[1]:mention[0]]
+        after = question[mention[1]:clause_end]
+        if (len(set(tokenize(between))) >= MIN_PART_WORDS
+                and len(set(tokenize(after))) >= MIN_PART_WORDS):
+            out.append((mention[0], mention[0]))
+    return out
 
 
 def _merged_mentions(question: str, sources: list[str]) -> list[tuple[int, int, tuple[str, ...]]]:

@@ -62,3 +62,22 @@ def test_a_comma_inside_a_number_does_not_split():
         "Did the article say new users can claim over $5,000 in bonuses",
         "said Tyreek Hill may reach 2,000 receiving yards on December 5, 2023",
     ]
+
+
+def test_a_second_report_named_inside_a_clause_starts_a_part():
+    q = ("Does the TechCrunch article on Meta's moderation issues suggest a different "
+         "problem than the TechCrunch article alleging violations of children's privacy "
+         "law by Meta?")
+    parts = question_parts(q, OUTLETS)
+    assert [p.text for p in parts] == [
+        "Does the article on Meta's moderation issues suggest a different problem than the",
+        "article alleging violations of children's privacy law by Meta",
+    ]
+    assert [p.sources for p in parts] == [("TechCrunch",), ("TechCrunch",)]
+
+
+def test_two_outlets_for_one_claim_stay_one_part():
+    q = "Did TechCrunch and The Verge both report that Beeper Mini stopped working for users?"
+    parts = question_parts(q, OUTLETS)
+    assert len(parts) == 1
+    assert parts[0].sources == ("TechCrunch", "The Verge")
