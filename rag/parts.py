@@ -98,15 +98,22 @@ def _second_reports(question: str, cuts: list[tuple[int, int, tuple[str, ...]]],
     two outlets for one claim, and stays one part.
     """
     ends = [b[0] for b in boundaries] + [len(question)]
+
+    def words_between(start: int, end: int) -> int:
+        """Distinct content words of ``question[start:end]``, outlet names left out
+        (they are cut out of a part's text)."""
+        kept = [question[a:b] for a, b in zip(
+            [start] + [c[1] for c in cuts if start <= c[0] and c[1] <= end],
+            [c[0] for c in cuts if start <= c[0] and c[1] <= end] + [end], strict=True)]
+        return len(set(tokenize(" ".join(kept))))
+
     out: list[tuple[int, int]] = []
     for before, mention in pairwise(cuts):
-        clause_end = next(e for e in ends if e >= mention[1])
         if any(before[1] <= b[0] < mention[0] for b in boundaries):
             continue  # another clause already
-        between = question[before[1]:mention[0]]
-        after = question[mention[1]:clause_end]
-        if (len(set(tokenize(between))) >= MIN_PART_WORDS
-                and len(set(tokenize(after))) >= MIN_PART_WORDS):
+        clause_end = next(e for e in ends if e >= mention[1])
+        if (words_between(before[1], mention[0]) >= MIN_PART_WORDS
+                and words_between(mention[1], clause_end) >= MIN_PART_WORDS):
             out.append((mention[0], mention[0]))
     return out
 

@@ -81,3 +81,13 @@ def test_two_outlets_for_one_claim_stay_one_part():
     parts = question_parts(q, OUTLETS)
     assert len(parts) == 1
     assert parts[0].sources == ("TechCrunch", "The Verge")
+
+
+def test_outlet_names_after_a_second_report_do_not_count_as_its_words():
+    # After "The Verge" come only "and The Roar | Sports Writers Blog report": no claim
+    # of its own, so no split, and every outlet stays with the one part.
+    q = ("Does the Sporting News article say the Bills' defense improved against Miami "
+         "as The Verge and The Roar | Sports Writers Blog report?")
+    parts = question_parts(q, OUTLETS)
+    assert len(parts) == 1
+    assert parts[0].sources == ("Sporting News", "The Verge", "The Roar | Sports Writers Blog")
