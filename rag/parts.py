@@ -98,14 +98,13 @@ def _second_reports(question: str, cuts: list[tuple[int, int, tuple[str, ...]]],
     two outlets for one claim, and stays one part.
     """
     ends = [b[0] for b in boundaries] + [len(question)]
+    # Outlet names are cut out of a part's text, so they are not its words either.
+    blank = question
+    for c_start, c_end, _ in cuts:
+        blank = blank[:c_start] + " " * (c_end - c_start) + blank[c_end:]
 
     def words_between(start: int, end: int) -> int:
-        """Distinct content words of ``question[start:end]``, outlet names left out
-        (they are cut out of a part's text)."""
-        kept = [question[a:b] for a, b in zip(
-            [start] + [c[1] for c in cuts if start <= c[0] and c[1] <= end],
-            [c[0] for c in cuts if start <= c[0] and c[1] <= end] + [end], strict=True)]
-        return len(set(tokenize(" ".join(kept))))
+        return len(set(tokenize(blank[start:end])))
 
     out: list[tuple[int, int]] = []
     for before, mention in pairwise(cuts):
