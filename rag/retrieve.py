@@ -270,8 +270,8 @@ def retrieve(
     chosen = _diverse(index, order, k, config.max_per_article)
     part_of: dict[int, str] = {}
     if config.parts and len(parts) and part_vectors is not None and multi_part:
-        named = hints.sources if hints is not None and config.hints else ()
-        part_of = _part_picks(index, list(parts), part_vectors, filters, named, config,
+        steer = hints if hints is not None and config.hints else Hints()
+        part_of = _part_picks(index, list(parts), part_vectors, filters, steer, config,
                               part_model_vectors)
         head = chosen[:PARTS_AFTER]
         extra = [r for r in part_of if r not in head]
@@ -306,7 +306,7 @@ def several_parts(question: str) -> bool:
 
 
 def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: Filters | None,
-                named: tuple[str, ...], config: Config,
+                hints: Hints, config: Config,
                 second: np.ndarray | None = None) -> dict[int, str]:
     """For each part, the chunks of the sentences that best match it (``PART_PICKS``
     of them): ``{row: part}``, every part's first pick before any second.
@@ -316,20 +316,24 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
     with ``second``, the parts' vectors from the index's part model, a share
     ``PART_SECOND`` of the cosine is that model's).
     A part that names outlets looks only in their articles; otherwise, in the
-    articles of the outlets the question names, if any; a part that names a date
-    or period looks only in the articles of that date (unless none is left).
-    Filters fail closed.
+    articles of the outlets the question names (``hints``), if any; a part that
+    names a date or period looks only in the articles of that date, and one that
+    names none, in a question that names several days, in the articles from the
+    first of those days to the last (unless none is left). Filters fail closed.
     """
     if not len(index.sentences):
         return {}
     keep = filters.article_mask(index) if filters and filters.active else (
         np.ones(len(index.article_list), dtype=bool))
     sentence_article = index.sentences[:, 0]
+    span = _span_named(index, hints)
     masks = []
     for part in parts:
-        wanted = part.sources or named
+        wanted = part.sources or hints.sources
         allowed = keep & np.isin(index.article_sources, list(wanted)) if wanted else keep
         dated = _dated_articles(index, part.text)
+        if dated is None:
+            dated = span
         if dated is not None and (allowed & dated).any():
             allowed = allowed & dated
         masks.append(allowed[sentence_article])
@@ -403,6 +407,24 @@ def _dated_articles(index: Index, text: str) -> np.ndarray | None:
     if found.since or found.until:
         mask &= _in_period(days, found)
     return mask
+
+
+def _span_named(index: Index, hints: Hints) -> np.ndarray | None:
+    """Articles published from the first to the last of the days a question names
+    (a day beside each included), when it names two or more; else None.
+
+    "Between the report on X published on October 2, 2023, and the report on Y
+    published on October 7, 2023, was there a change in …?" asks how the
+    coverage moved over that span: its last clause, which names no date, is
+    looked for in the reports of those days and the days between (README, "The
+    span between two dates").
+    """
+    if len(set(hints.days)) < 2:
+        return None
+    first = (date.fromisoformat(min(hints.days)) - timedelta(days=1)).isoformat()
+    last = (date.fromisoformat(max(hints.days)) + timedelta(days=1)).isoformat()
+    days = index.article_days
+    return np.asarray((days >= first) & (days <= last) & (days != ""))
 
 
 def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[int],

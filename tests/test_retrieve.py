@@ -390,3 +390,43 @@ def test_an_index_without_a_part_model_gives_no_part_model_vectors(bundled_index
                 "Kim Jong Un discuss with Xi Jinping in Beijing?")
     inputs = question_inputs(bundled_index, question, Config())
     assert len(inputs.parts) == 2 and inputs.part_model_vectors is None
+
+
+@pytest.fixture(scope="module")
+def span_index(tmp_path_factory):
+    """Reports of one outlet over three weeks: two the question names by date, one
+    between them, and one well after them that matches its last clause best."""
+    import json
+
+    corpus = tmp_path_factory.mktemp("span")
+    records = [
+        ("River port", "2023-10-02", "River port report: the river port handled five grain "
+                                     "ships this week, harbour officials said."),
+        ("Grain prices", "2023-10-06", "Grain price report: grain prices rose at the river "
+                                       "port this week, traders said."),
+        ("Harbour notes", "2023-10-04", "Harbour notes: the mayor said crowds came to the "
+                                        "river port for the harvest festival."),
+        ("Festival news", "2023-10-20", "Festival news: the mayor said the harvest festival "
+                                        "drew record crowds."),
+    ]
+    (corpus / "news.json").write_text(json.dumps([
+        {"title": t, "source": "Alpha Wire", "published_at": d, "body": b}
+        for t, d, b in records]))
+    target = tmp_path_factory.mktemp("span-index")
+    config = Config(part_model=None)
+    rag.build_index([corpus], target, progress=False, config=config)
+    return rag.load_index(target, config=config)
+
+
+def test_a_clause_without_a_date_looks_between_the_dates_the_question_names(span_index):
+    question = ("Between the Alpha Wire report on the river port published on October 2, "
+                "2023, and the report on grain prices published on October 6, 2023, did the "
+                "mayor say the harvest festival drew record crowds?")
+    hits = rag.search(question, k=10, index=span_index)
+    label = "part of the question: did the mayor say the harvest festival drew record crowds"
+    picked = [h for h in hits if label in h.hints]
+    assert picked, [h.hints for h in hits]
+    # From the first named day to the last (a day beside each), not the closer match
+    # published two weeks later.
+    assert picked[0].title == "Harbour notes"
+    assert all("2023-10-01" <= (h.published or "")[:10] <= "2023-10-07" for h in picked)
