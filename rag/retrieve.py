@@ -421,10 +421,8 @@ def _span_named(index: Index, hints: Hints) -> np.ndarray | None:
     """
     if len(set(hints.days)) < 2:
         return None
-    first = (date.fromisoformat(min(hints.days)) - timedelta(days=1)).isoformat()
-    last = (date.fromisoformat(max(hints.days)) + timedelta(days=1)).isoformat()
-    days = index.article_days
-    return np.asarray((days >= first) & (days <= last) & (days != ""))
+    span = Hints(since=min(_near(min(hints.days))), until=max(_near(max(hints.days))))
+    return _in_period(index.article_days, span)
 
 
 def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[int],
