@@ -14,6 +14,7 @@ import numpy as np
 
 from .answer import compose
 from .articles import bundled_corpus_dir
+from .bridge import asks_for_name, shared_name
 from .config import Config
 from .errors import IndexNotFoundError, RagError
 from .hints import Hints, find_hints
@@ -174,13 +175,37 @@ def search(
     k = validate_k(k)
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
-    vector, parts, part_vectors, part_model_vectors = question_inputs(idx, question, cfg)
+    inputs = question_inputs(idx, question, cfg)
     with one_blas_thread():
-        return retrieve(idx, question, vector, k=k, config=cfg, filters=filters,
-                        hints=question_hints(idx, question),
-                        reranker=reranker_for(cfg, question),
-                        parts=parts, part_vectors=part_vectors,
-                        part_model_vectors=part_model_vectors)
+        return _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
+
+
+def _retrieve(idx: Index, question: str, inputs: QuestionInputs, *, k: int, config: Config,
+              filters: Filters | None) -> list[Hit]:
+    """``retrieve`` for a question and its inputs; for a several-part question
+    that asks for a name, a second time with each part read as about the name its
+    first passages share (``rag.bridge``), when they share one."""
+    vector, parts, part_vectors, part_model_vectors = inputs
+    hints = question_hints(idx, question)
+    reranker = reranker_for(config, question)
+    hits = retrieve(idx, question, vector, k=k, config=config, filters=filters, hints=hints,
+                    reranker=reranker, parts=parts, part_vectors=part_vectors,
+                    part_model_vectors=part_model_vectors)
+    if not (config.bridge and parts and part_vectors is not None
+            and asks_for_name(question)):
+        return hits
+    name = shared_name(question, hits, idx.sources())
+    if name is None:
+        return hits
+    texts = [f"{name} {part.text}" for part in parts]
+    second = idx.part_embedder()
+    return retrieve(idx, question, vector, k=k, config=config, filters=filters, hints=hints,
+                    reranker=reranker, parts=parts,
+                    part_vectors=idx.embedder().encode_queries(texts),
+                    part_model_vectors=(second.encode_queries(texts)
+                                        if part_model_vectors is not None and second is not None
+                                        else None),
+                    bridge=name)
 
 
 def ask(
@@ -219,15 +244,12 @@ def ask(
     k = validate_k(cfg.k if k is None else k)
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
-    vector, parts, part_vectors, part_model_vectors = question_inputs(idx, question, cfg)
+    inputs = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
-    hints = question_hints(idx, question)
     with one_blas_thread():
-        hits = retrieve(idx, question, vector, k=k, config=cfg, filters=filters, hints=hints,
-                        reranker=reranker_for(cfg, question), parts=parts,
-                        part_vectors=part_vectors, part_model_vectors=part_model_vectors)
+        hits = _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
         retrieved = time.perf_counter()
-        answer = compose(idx, question, vector, hits, cfg)
+        answer = compose(idx, question, inputs.vector, hits, cfg)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))
     if applied:
         answer = dataclasses.replace(answer, hints=applied)

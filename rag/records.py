@@ -129,7 +129,9 @@ class Hit:
     hits are ranked by it, ahead of the rest. ``rerank_span`` is that
     sentence's ``(start, end)`` in the article's text. ``hints`` says why the
     chunk was found: "outlet named: …", "date named: …", or "part of the
-    question: …" for the passage of a clause's best-matching sentence.
+    question: …" for the passage of a clause's best-matching sentence, with
+    "part read as about: …" when the clause was matched with the name the
+    question's first passages share (``rag.bridge``).
     """
 
     text: str

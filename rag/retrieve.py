@@ -187,6 +187,7 @@ def retrieve(
     parts: tuple[Part, ...] | list[Part] = (),
     part_vectors: np.ndarray | None = None,
     part_model_vectors: np.ndarray | None = None,
+    bridge: str | None = None,
 ) -> list[Hit]:
     """The top ``k`` chunks for an already validated question and its vector.
 
@@ -200,7 +201,9 @@ def retrieve(
     (``config.coverage``), so ranks need not follow ``Hit.score``. For a
     several-part question, the chunk of each part's best sentence (``parts``,
     with their vectors ``part_vectors``, and ``part_model_vectors`` from the
-    index's part model, if any) follows the first ``PARTS_AFTER``.
+    index's part model, if any) follows the first ``PARTS_AFTER``. ``bridge`` is
+    the name the part vectors were encoded with (``rag.bridge``), for the hits'
+    hints.
     """
     if not index.chunks:
         return []
@@ -287,7 +290,8 @@ def retrieve(
             article_id=article.id, title=article.title, source=article.source,
             published=article.published, url=article.url, start=chunk.start, end=chunk.end,
             hints=tuple(label for label, m in applied if m[row]) + (
-                (f"part of the question: {part_of[row]}",) if row in part_of else ()),
+                (f"part of the question: {part_of[row]}",) if row in part_of else ()) + (
+                (f"part read as about: {bridge}",) if row in part_of and bridge else ()),
             rerank_score=round(reread[row][0], 4) if row in reread else None,
             rerank_span=_span(index, reread[row][1]) if row in reread else None,
         ))

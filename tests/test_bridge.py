@@ -1,0 +1,120 @@
+import json
+
+import pytest
+
+import rag
+from rag import Config
+from rag.bridge import asks_for_name, names, shared_name
+from rag.records import Hit
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Who is the individual that Fortune says ...?", True),
+    ("Which company, according to TechCrunch, ...?", True),
+    ("  what entity did The Verge report on?", True),
+    ("Did TechCrunch and The Verge both report that ...?", False),
+    ("Somewhat later, did the report say ...?", False),
+    ("Is the Sporting News article consistent with ...?", False),
+])
+def test_questions_that_ask_for_a_name(question, expected):
+    assert asks_for_name(question) is expected
+
+
+def test_names_are_runs_of_capitalised_words_without_leading_stopwords_or_dates():
+    text = ("But Sam Bankman-Fried told Caroline Ellison on Monday. On Tuesday The Verge "
+            "reported it. Kestrel Motors’ shares fell.")
+    assert names(text) == ["Sam Bankman-Fried", "Caroline Ellison", "Verge", "Kestrel Motors"]
+
+
+def _hit(article: str, text: str) -> Hit:
+    return Hit(text=text, score=0.0, rank=1, chunk_id=article + "-c", article_id=article,
+               title=None, source=None, published=None, url=None, start=0, end=len(text))
+
+
+def test_the_shared_name_is_the_one_most_articles_mention():
+    hits = [_hit("a1", "Kestrel Motors recalled cars. Jo Smith said so. Jo Smith again."),
+            _hit("a1", "Jo Smith added more."),
+            _hit("a2", "Kestrel Motors shares fell."),
+            _hit("a3", "Harlow Foods built a plant.")]
+    # Jo Smith has more mentions, but in one article only.
+    assert shared_name("Which company recalled cars?", hits, []) == "Kestrel Motors"
+
+
+def test_names_the_question_or_an_outlet_holds_are_not_candidates():
+    hits = [_hit("a1", "Kestrel Motors, Alpha Wire said, recalled cars."),
+            _hit("a2", "Kestrel Motors shares fell, Alpha Wire reported.")]
+    assert shared_name("Which company recalled cars?", hits, ["Alpha Wire"]) == "Kestrel Motors"
+    assert shared_name("Did Kestrel Motors recall cars?", hits, ["Alpha Wire"]) is None
+
+
+def test_a_name_in_one_article_only_is_no_bridge():
+    hits = [_hit("a1", "Kestrel Motors recalled cars."), _hit("a1", "Kestrel Motors again."),
+            _hit("a2", "Harlow Foods built a plant.")]
+    assert shared_name("Which company recalled cars?", hits, []) is None
+    assert shared_name("Which company recalled cars?", [], []) is None
+
+
+def test_only_the_first_hits_are_read():
+    hits = [_hit(f"a{i}", "Nothing named here.") for i in range(5)]
+    hits += [_hit("b1", "Kestrel Motors"), _hit("b2", "Kestrel Motors")]
+    assert shared_name("Which company recalled cars?", hits, []) is None
+
+
+@pytest.fixture(scope="module")
+def bridge_index(tmp_path_factory):
+    """Four reports of a recall by one company and, in another outlet, that
+    company's plan in words unlike the question's, beside another company's plan
+    in the question's own words."""
+    corpus = tmp_path_factory.mktemp("bridge")
+    records = [
+        {"title": f"Recall {i}", "source": "Alpha Wire", "published_at": f"2023-10-0{i + 1}",
+         "body": f"Kestrel Motors recalled {i + 4}0,000 cars after regulators found faulty "
+                 f"brakes, report {i} said. Kestrel Motors will repair the cars for free."}
+        for i in range(4)
+    ] + [
+        {"title": "Shares", "source": "Beta Post", "published_at": "2023-10-03",
+         "body": "Kestrel Motors shares fell 9 percent on Monday after the brake recall."},
+        {"title": "Plant", "source": "Beta Post", "published_at": "2023-10-05",
+         "body": "Kestrel Motors wants a second site for making cars by next summer."},
+        {"title": "Bakery", "source": "Beta Post", "published_at": "2023-10-06",
+         "body": "Harlow Foods is planning to build a new factory next year near the coast."},
+        {"title": "Weather", "source": "Alpha Wire", "published_at": "2023-10-07",
+         "body": "Heavy rain flooded the river valley and closed two schools."},
+        {"title": "Sport", "source": "Beta Post", "published_at": "2023-10-08",
+         "body": "The city team won the cup final after extra time."},
+    ]
+    (corpus / "news.json").write_text(json.dumps(records))
+    target = tmp_path_factory.mktemp("bridge-index")
+    config = Config(part_model=None)
+    rag.build_index([corpus], target, progress=False, config=config)
+    return rag.load_index(target, config=config)
+
+
+BRIDGE_QUESTION = ("Which company, as Beta Post reported, is planning to build a new factory "
+                   "next year, and, according to Alpha Wire, recalled cars because of faulty "
+                   "brakes?")
+
+
+def test_a_clause_read_as_about_the_shared_name_finds_its_fact(bridge_index):
+    off = rag.search(BRIDGE_QUESTION, k=4, index=bridge_index, config=Config(bridge=False))
+    # Without the name, the clause matches the other company's plan, told in its words.
+    assert "Plant" not in [h.title for h in off]
+    assert not any("part read as about" in label for h in off for label in h.hints)
+    hits = rag.search(BRIDGE_QUESTION, k=4, index=bridge_index)
+    assert hits[3].title == "Plant"
+    assert "part read as about: Kestrel Motors" in hits[3].hints
+    assert "part of the question: is planning to build a new factory next year" in hits[3].hints
+    answer = rag.ask(BRIDGE_QUESTION, index=bridge_index)
+    assert "part read as about: Kestrel Motors" in answer.hints
+
+
+def test_a_yes_no_question_is_not_read_as_about_a_name(bridge_index):
+    question = BRIDGE_QUESTION.replace("Which company,", "Did the company,").replace(
+        "is planning", "say it is planning")
+    hits = rag.search(question, k=4, index=bridge_index)
+    assert not any("part read as about" in label for h in hits for label in h.hints)
+
+
+def test_bridge_must_be_true_or_false():
+    with pytest.raises(rag.ConfigError, match="bridge must be true or false"):
+        Config(bridge="yes")  # type: ignore[arg-type]
