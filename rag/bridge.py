@@ -31,6 +31,7 @@ BRIDGE_HITS = 5
 BRIDGE_MIN_ARTICLES = 2
 
 _ASKS_FOR_NAME = re.compile(r"\s*(?:who|which|what)\b", re.IGNORECASE)
+_ASKS_WHO = re.compile(r"\s*who\b", re.IGNORECASE)
 #: A run of capitalised words ("Sam Bankman-Fried", "New Zealand All Blacks").
 _NAME = re.compile(r"\b[A-Z][\w'’&.-]*(?:\s+[A-Z][\w'’&.-]*)*")
 _WORD = re.compile(r"[\w'’-]+")
@@ -90,17 +91,20 @@ def shared_name(question: str, hits: Sequence[Hit], sources: Iterable[str]) -> s
     if at least ``BRIDGE_MIN_ARTICLES`` do; else None.
 
     Names the question already holds (every word of them in the question), and
-    outlet, month and day names, are not candidates. Ties go to the name
-    mentioned more often, then to the longer one.
+    outlet, month and day names, are not candidates; nor, when the question asks
+    "who", are acronyms ("FTX" is the company, not the person asked about). Ties
+    go to the name mentioned more often, then to the longer one.
     """
     known = {w.lower() for w in _WORD.findall(question)}
     known |= {w.lower() for source in sources for w in _WORD.findall(source)}
     known |= _CALENDAR
+    person = bool(_ASKS_WHO.match(question))
     articles: defaultdict[str, set[str]] = defaultdict(set)
     mentions: Counter[str] = Counter()
     for hit in hits[:BRIDGE_HITS]:
         for name in names(hit.text):
-            if all(word in known for word in name.lower().split()):
+            if all(word in known for word in name.lower().split()) or (
+                    person and name.isupper()):
                 continue
             articles[name].add(hit.article_id)
             mentions[name] += 1

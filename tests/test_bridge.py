@@ -118,3 +118,11 @@ def test_a_yes_no_question_is_not_read_as_about_a_name(bridge_index):
 def test_bridge_must_be_true_or_false():
     with pytest.raises(rag.ConfigError, match="bridge must be true or false"):
         Config(bridge="yes")  # type: ignore[arg-type]
+
+
+def test_a_who_question_is_not_bridged_by_an_acronym():
+    hits = [_hit("a1", "Last year FTX collapsed, and its founder Sam Bankman-Fried was "
+                       "charged. Creditors say FTX owed billions."),
+            _hit("a2", "Lawyers for FTX and for Sam Bankman-Fried met.")]
+    assert shared_name("Which exchange collapsed?", hits, []) == "FTX"
+    assert shared_name("Who founded the exchange that collapsed?", hits, []) == "Sam Bankman-Fried"
