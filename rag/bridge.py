@@ -8,7 +8,8 @@ sentence weakly, because the sentence names the person ("Bankman-Fried had
 'secret access' to customer money") where the clause says "who". The first
 passages retrieved for the whole question usually name that person, company or
 team already: the name that most of them share is put in front of each clause,
-and the clauses are matched again (README, "The name the clauses share").
+and the clauses are matched again, with the name's words joining the question's
+for BM25 (README, "The name the clauses share").
 
 Only questions that ask for a name (they open with "who", "which" or "what") are
 read this way; a yes/no question names what it is about.

@@ -65,8 +65,9 @@ class Config:
     - ``bridge``: with ``parts``, for a several-part question that asks who or
       what ("Which company …, according to TechCrunch, …, and, as The Verge
       reported, …?"), the name most of its first passages share is put in front
-      of each part and the parts are matched again (see ``rag.bridge``): a
-      clause that describes its answer matches a sentence that names it. On
+      of each part, and the parts are matched and the question's BM25 run again
+      with it (see ``rag.bridge``): a clause that describes its answer matches
+      a sentence that names it. On
       MultiHop-RAG it found more of the evidence on both halves (README, "The
       name the clauses share").
     - ``rerank_depth``: for one-part questions (under 10 distinct content words),

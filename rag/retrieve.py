@@ -202,8 +202,9 @@ def retrieve(
     several-part question, the chunk of each part's best sentence (``parts``,
     with their vectors ``part_vectors``, and ``part_model_vectors`` from the
     index's part model, if any) follows the first ``PARTS_AFTER``. ``bridge`` is
-    the name the part vectors were encoded with (``rag.bridge``), for the hits'
-    hints.
+    the name the question is read as about (``rag.bridge``): the part vectors
+    were encoded with it, and its words join the question's for BM25 and
+    coverage.
     """
     if not index.chunks:
         return []
@@ -215,7 +216,10 @@ def retrieve(
     # Each word once: a question that compares two reports repeats their shared
     # topic ("TikTok users" four times), which would otherwise outweigh the
     # words that tell its facts apart (README, "Each word once").
-    terms = list(dict.fromkeys(tokenize(question))) if config.hybrid else []
+    # A question read as about a name (``bridge``) also looks for that name's
+    # words (README, "The name the clauses share").
+    asked = question if bridge is None else f"{question} {bridge}"
+    terms = list(dict.fromkeys(tokenize(asked))) if config.hybrid else []
     sentence_lexical: np.ndarray | None = None
     if terms:
         lexical.append(index.bm25().get_scores(terms))

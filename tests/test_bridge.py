@@ -81,7 +81,7 @@ def bridge_index(tmp_path_factory):
         {"title": "Weather", "source": "Alpha Wire", "published_at": "2023-10-07",
          "body": "Heavy rain flooded the river valley and closed two schools."},
         {"title": "Sport", "source": "Beta Post", "published_at": "2023-10-08",
-         "body": "The city team won the cup final after extra time."},
+         "body": "The city team won the cup final and plans to defend it next year."},
     ]
     (corpus / "news.json").write_text(json.dumps(records))
     target = tmp_path_factory.mktemp("bridge-index")
@@ -126,3 +126,23 @@ def test_a_who_question_is_not_bridged_by_an_acronym():
             _hit("a2", "Lawyers for FTX and for Sam Bankman-Fried met.")]
     assert shared_name("Which exchange collapsed?", hits, []) == "FTX"
     assert shared_name("Who founded the exchange that collapsed?", hits, []) == "Sam Bankman-Fried"
+
+
+def test_the_name_joins_the_questions_words_for_bm25(bridge_index):
+    from rag.api import question_hints, question_inputs
+    from rag.retrieve import retrieve
+
+    config = Config(parts=False, coverage=0.0)
+    vector = question_inputs(bridge_index, BRIDGE_QUESTION, config).vector
+    hints = question_hints(bridge_index, BRIDGE_QUESTION)
+
+    def score(bridge):
+        hits = retrieve(bridge_index, BRIDGE_QUESTION, vector, k=10, config=config,
+                        hints=hints, bridge=bridge)
+        return {h.title: h.score for h in hits}
+
+    plain, named = score(None), score("Kestrel Motors")
+    # "Plant" shares one word with the question ("next") and "Sport" two ("next
+    # year"); the name's words lift the first above the second in BM25.
+    assert named["Plant"] > plain["Plant"]
+    assert named["Sport"] < plain["Sport"]
