@@ -36,6 +36,7 @@ _ASKS_WHO = re.compile(r"\s*who\b", re.IGNORECASE)
 #: A run of capitalised words ("Sam Bankman-Fried", "New Zealand All Blacks").
 _NAME = re.compile(r"\b[A-Z][\w'’&.-]*(?:\s+[A-Z][\w'’&.-]*)*")
 _WORD = re.compile(r"[\w'’-]+")
+_TRAILING = re.compile(r"(?:['’]s?|\.)+$")
 _CALENDAR = frozenset(
     "january february march april may june july august september october november "
     "december monday tuesday wednesday thursday friday saturday sunday".split()
@@ -76,7 +77,7 @@ def _opens_sentence(text: str, at: int) -> bool:
 
 def _name(run: list[str], opens: bool) -> list[str]:
     """The name in a run of capitalised words, as a list of none or one."""
-    words = [re.sub(r"(?:['’]s?|\.)+$", "", w) for w in run]
+    words = [_TRAILING.sub("", w) for w in run]
     dropped = 0
     while dropped < len(words) and (words[dropped].lower() in STOPWORDS
                                     or words[dropped].lower() in _CALENDAR):

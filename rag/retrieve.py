@@ -288,14 +288,17 @@ def retrieve(
     for rank, row in enumerate(chosen, 1):
         chunk = index.chunks[row]
         article = index.articles[chunk.article_id]
+        labels = tuple(label for label, m in applied if m[row])
+        if row in part_of:
+            labels += (f"part of the question: {part_of[row]}",)
+            if bridge:
+                labels += (f"part read as about: {bridge}",)
         hits.append(Hit(
             text=chunk.text, score=round(float(fused.get(row, 0.0)), 6), rank=rank,
             chunk_id=chunk.id,
             article_id=article.id, title=article.title, source=article.source,
             published=article.published, url=article.url, start=chunk.start, end=chunk.end,
-            hints=tuple(label for label, m in applied if m[row]) + (
-                (f"part of the question: {part_of[row]}",) if row in part_of else ()) + (
-                (f"part read as about: {bridge}",) if row in part_of and bridge else ()),
+            hints=labels,
             rerank_score=round(reread[row][0], 4) if row in reread else None,
             rerank_span=_span(index, reread[row][1]) if row in reread else None,
         ))

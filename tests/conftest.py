@@ -46,6 +46,21 @@ def part_model_index(tmp_path_factory: pytest.TempPathFactory):
     return rag.load_index(folder, config=config)
 
 
+def news_index(tmp_path_factory: pytest.TempPathFactory, name: str, records: list[dict]):
+    """A real index (one model, no part model) of ``records`` written as one JSON
+    file of news records: for fixtures that need a small corpus of their own."""
+    import json
+
+    import rag
+
+    corpus = tmp_path_factory.mktemp(name)
+    (corpus / "news.json").write_text(json.dumps(records))
+    target = tmp_path_factory.mktemp(f"{name}-index")
+    config = rag.Config(part_model=None)
+    rag.build_index([corpus], target, progress=False, config=config)
+    return rag.load_index(target, config=config)
+
+
 @pytest.fixture(scope="session")
 def bundled_index(default_index_dir: Path):
     import rag

@@ -1,11 +1,11 @@
-import json
-
 import pytest
 
 import rag
 from rag import Config
 from rag.bridge import asks_for_name, names, shared_name
 from rag.records import Hit
+
+from .conftest import news_index
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -65,7 +65,6 @@ def bridge_index(tmp_path_factory):
     """Four reports of a recall by one company and, in another outlet, that
     company's plan in words unlike the question's, beside another company's plan
     in the question's own words."""
-    corpus = tmp_path_factory.mktemp("bridge")
     records = [
         {"title": f"Recall {i}", "source": "Alpha Wire", "published_at": f"2023-10-0{i + 1}",
          "body": f"Kestrel Motors recalled {i + 4}0,000 cars after regulators found faulty "
@@ -83,11 +82,7 @@ def bridge_index(tmp_path_factory):
         {"title": "Sport", "source": "Beta Post", "published_at": "2023-10-08",
          "body": "The city team won the cup final and plans to defend it next year."},
     ]
-    (corpus / "news.json").write_text(json.dumps(records))
-    target = tmp_path_factory.mktemp("bridge-index")
-    config = Config(part_model=None)
-    rag.build_index([corpus], target, progress=False, config=config)
-    return rag.load_index(target, config=config)
+    return news_index(tmp_path_factory, "bridge", records)
 
 
 BRIDGE_QUESTION = ("Which company, as Beta Post reported, is planning to build a new factory "

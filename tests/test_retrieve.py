@@ -3,6 +3,8 @@ import pytest
 import rag
 from rag import Config, QuestionError
 
+from .conftest import news_index
+
 
 def test_search_returns_ranked_cited_hits(bundled_index):
     hits = rag.search("Chinese exports to North Korea in September", k=5, index=bundled_index)
@@ -299,9 +301,6 @@ def test_reranking_keeps_filters_closed(bundled_index):
 def port_index(tmp_path_factory):
     """Six reports on one story and one article on another: a two-part question's
     minor part is easily starved by the major one."""
-    import json
-
-    corpus = tmp_path_factory.mktemp("port")
     records = [{"title": f"Port {i}", "source": "Alpha Wire", "published_at": f"2023-10-0{i + 1}",
                 "body": f"Port report {i}: the river port handled {i + 3} grain ships this "
                         "week, harbour officials said. Grain prices held steady."}
@@ -309,15 +308,12 @@ def port_index(tmp_path_factory):
     records.append({"title": "Town news", "source": "Beta Post", "published_at": "2023-10-09",
                     "body": "Town news: Mayor Ruth Okafor cut the ribbon on the new footbridge "
                             "over the canal on Saturday. Residents cheered."})
-    (corpus / "news.json").write_text(json.dumps(records))
-    target = tmp_path_factory.mktemp("port-index")
     # The six reports are near-identical, so which one best matches the grain
     # part is a tie that a second model (Config.part_model) breaks arbitrarily,
     # and its first pick may fall outside the head and take rank 4. One model
-    # keeps the test about the mechanism: without parts the bridge is starved.
-    config = Config(part_model=None)
-    rag.build_index([corpus], target, progress=False, config=config)
-    return rag.load_index(target, config=config)
+    # (news_index's) keeps the test about the mechanism: without parts the
+    # bridge is starved.
+    return news_index(tmp_path_factory, "port", records)
 
 
 PORT_QUESTION = ("How many grain ships did the river port handle this week according to "
@@ -396,9 +392,6 @@ def test_an_index_without_a_part_model_gives_no_part_model_vectors(bundled_index
 def span_index(tmp_path_factory):
     """Reports of one outlet over three weeks: two the question names by date, one
     between them, and one well after them that matches its last clause best."""
-    import json
-
-    corpus = tmp_path_factory.mktemp("span")
     records = [
         ("River port", "2023-10-02", "River port report: the river port handled five grain "
                                      "ships this week, harbour officials said."),
@@ -409,13 +402,9 @@ def span_index(tmp_path_factory):
         ("Festival news", "2023-10-20", "Festival news: the mayor said the harvest festival "
                                         "drew record crowds."),
     ]
-    (corpus / "news.json").write_text(json.dumps([
+    return news_index(tmp_path_factory, "span", [
         {"title": t, "source": "Alpha Wire", "published_at": d, "body": b}
-        for t, d, b in records]))
-    target = tmp_path_factory.mktemp("span-index")
-    config = Config(part_model=None)
-    rag.build_index([corpus], target, progress=False, config=config)
-    return rag.load_index(target, config=config)
+        for t, d, b in records])
 
 
 def test_a_clause_without_a_date_looks_between_the_dates_the_question_names(span_index):
