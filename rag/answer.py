@@ -373,8 +373,14 @@ def compose(
     hits: list[Hit],
     config: Config,
     weights: Weights | None = None,
+    name: str | None = None,
 ) -> Answer:
-    """Build an Answer from ``hits``: quotes with ``[n]`` markers, or an abstention."""
+    """Build an Answer from ``hits``: quotes with ``[n]`` markers, or an abstention.
+
+    ``name`` is the name a who/what question was read as about (``rag.bridge``):
+    the best-scoring sentence that holds it is quoted first, so that the answer
+    shows who or what it is.
+    """
     w = weights or calibrated_weights(index.model)
     threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
     cands = candidates(index, question, query_vector, hits)
@@ -394,6 +400,10 @@ def compose(
                                   uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     lead = reread_best(index, cands, hits)
+    if lead is None and name:
+        named = re.compile(rf"\b{re.escape(name)}\b")
+        lead = next((i for i in order.tolist()
+                     if named.search(sentence_text(index, cands[i].row))), None)
     chosen: list[int] = [] if lead is None else [lead]
     for i in order.tolist():
         if len(chosen) >= config.max_quotes or scores[i] < w.relative_floor * best:

@@ -177,14 +177,15 @@ def search(
     idx = get_index(index, config=config)
     inputs = question_inputs(idx, question, cfg)
     with one_blas_thread():
-        return _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
+        return _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)[0]
 
 
 def _retrieve(idx: Index, question: str, inputs: QuestionInputs, *, k: int, config: Config,
-              filters: Filters | None) -> list[Hit]:
+              filters: Filters | None) -> tuple[list[Hit], str | None]:
     """``retrieve`` for a question and its inputs; for a several-part question
     that asks for a name, a second time with each part read as about the name its
-    first passages share (``rag.bridge``), when they share one."""
+    first passages share (``rag.bridge``), when they share one. Returns the hits
+    and that name (None when the question was not read so)."""
     vector, parts, part_vectors, part_model_vectors = inputs
     hints = question_hints(idx, question)
     reranker = reranker_for(config, question)
@@ -193,19 +194,20 @@ def _retrieve(idx: Index, question: str, inputs: QuestionInputs, *, k: int, conf
                     part_model_vectors=part_model_vectors)
     if not (config.bridge and parts and part_vectors is not None
             and asks_for_name(question)):
-        return hits
+        return hits, None
     name = shared_name(question, hits, idx.sources())
     if name is None:
-        return hits
+        return hits, None
     texts = [f"{name} {part.text}" for part in parts]
     second = idx.part_embedder()
-    return retrieve(idx, question, vector, k=k, config=config, filters=filters, hints=hints,
+    hits = retrieve(idx, question, vector, k=k, config=config, filters=filters, hints=hints,
                     reranker=reranker, parts=parts,
                     part_vectors=idx.embedder().encode_queries(texts),
                     part_model_vectors=(second.encode_queries(texts)
                                         if part_model_vectors is not None and second is not None
                                         else None),
                     bridge=name)
+    return hits, name
 
 
 def ask(
@@ -247,9 +249,9 @@ def ask(
     inputs = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
     with one_blas_thread():
-        hits = _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
+        hits, name = _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
         retrieved = time.perf_counter()
-        answer = compose(idx, question, inputs.vector, hits, cfg)
+        answer = compose(idx, question, inputs.vector, hits, cfg, name=name)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))
     if applied:
         answer = dataclasses.replace(answer, hints=applied)

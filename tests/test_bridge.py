@@ -103,6 +103,17 @@ def test_a_clause_read_as_about_the_shared_name_finds_its_fact(bridge_index):
     assert "part read as about: Kestrel Motors" in answer.hints
 
 
+def test_the_answer_to_a_bridged_question_leads_with_the_name(bridge_index):
+    question = ("Which company is planning to build a new factory next year, as Beta Post "
+                "reported, and recalled cars, according to Alpha Wire?")
+    answer = rag.ask(question, index=bridge_index)
+    assert not answer.abstained and "part read as about: Kestrel Motors" in answer.hints
+    # The question's own words fit the other company's plan best, and that is
+    # still quoted; but the name is what the question asks for, so it leads.
+    assert "Kestrel Motors" in answer.citations[0].quote
+    assert any("Harlow Foods" in c.quote for c in answer.citations[1:])
+
+
 def test_a_yes_no_question_is_not_read_as_about_a_name(bridge_index):
     question = BRIDGE_QUESTION.replace("Which company,", "Did the company,").replace(
         "is planning", "say it is planning")
