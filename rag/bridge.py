@@ -37,6 +37,9 @@ _ASKS_WHO = re.compile(r"\s*who\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w'’&.-]*(?:\s+[A-Z][\w'’&.-]*)*")
 _WORD = re.compile(r"[\w'’-]+")
 _TRAILING = re.compile(r"(?:['’]s?|\.)+$")
+#: A name word of this many letters or more is the question's when a question
+#: word starts with all of it but its last letter (at least this many).
+_FORM_PREFIX = 4
 _CALENDAR = frozenset(
     "january february march april may june july august september october november "
     "december monday tuesday wednesday thursday friday saturday sunday".split()
@@ -92,20 +95,28 @@ def shared_name(question: str, hits: Sequence[Hit], sources: Iterable[str]) -> s
     """The name that the most articles among the first ``BRIDGE_HITS`` hits share,
     if at least ``BRIDGE_MIN_ARTICLES`` do; else None.
 
-    Names the question already holds (every word of them in the question), and
-    outlet, month and day names, are not candidates; nor, when the question asks
-    "who", are acronyms ("FTX" is the company, not the person asked about). Ties
-    go to the name mentioned more often, then to the longer one.
+    Names the question already holds (every word of them in the question, in
+    some form: "China" in "Chinese", "Korea" in "Korea's"), and outlet, month
+    and day names, are not candidates; nor, when the question asks "who", are
+    acronyms ("FTX" is the company, not the person asked about). Ties go to the
+    name mentioned more often, then to the longer one.
     """
-    known = {w.lower() for w in _WORD.findall(question)}
-    known |= {w.lower() for source in sources for w in _WORD.findall(source)}
-    known |= _CALENDAR
+    asked = {_TRAILING.sub("", w.lower()) for w in _WORD.findall(question)}
+    known = asked | _CALENDAR | {w.lower() for source in sources for w in _WORD.findall(source)}
+
+    def held(word: str) -> bool:
+        if word in known:
+            return True
+        # Another form of a question word: all but the last letter shared.
+        stem = word[:max(_FORM_PREFIX, len(word) - 1)]
+        return len(word) >= _FORM_PREFIX and any(q.startswith(stem) for q in asked)
+
     person = bool(_ASKS_WHO.match(question))
     articles: defaultdict[str, set[str]] = defaultdict(set)
     mentions: Counter[str] = Counter()
     for hit in hits[:BRIDGE_HITS]:
         for name in names(hit.text):
-            if all(word in known for word in name.lower().split()) or (
+            if all(held(word) for word in name.lower().split()) or (
                     person and name.isupper()):
                 continue
             articles[name].add(hit.article_id)

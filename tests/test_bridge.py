@@ -152,3 +152,11 @@ def test_the_name_joins_the_questions_words_for_bm25(bridge_index):
     # year"); the name's words lift the first above the second in BM25.
     assert named["Plant"] > plain["Plant"]
     assert named["Sport"] < plain["Sport"]
+
+
+def test_a_name_the_question_holds_in_another_form_is_not_a_candidate():
+    hits = [_hit("a1", "Talks in China went on. There Sun Weidong met him, in China."),
+            _hit("a2", "In Beijing, China said Sun Weidong had met Pak Myong Ho's team.")]
+    question = "Who was the Chinese vice minister that met North Korea's Pak Myong Ho?"
+    assert shared_name(question, hits, []) == "Sun Weidong"
+    assert shared_name("Who was the vice minister that met him?", hits, []) == "China"
