@@ -379,7 +379,8 @@ def compose(
 
     ``name`` is the name a who/what question was read as about (``rag.bridge``):
     the best-scoring sentence that holds it is quoted first, so that the answer
-    shows who or what it is.
+    shows who or what it is, if it scores well enough to be quoted at all
+    (``relative_floor``).
     """
     w = weights or calibrated_weights(index.model)
     threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
@@ -402,8 +403,8 @@ def compose(
     lead = reread_best(index, cands, hits)
     if lead is None and name:
         named = re.compile(rf"\b{re.escape(name)}\b")
-        lead = next((i for i in order.tolist()
-                     if named.search(sentence_text(index, cands[i].row))), None)
+        lead = next((i for i in order.tolist() if scores[i] >= w.relative_floor * best
+                     and named.search(sentence_text(index, cands[i].row))), None)
     chosen: list[int] = [] if lead is None else [lead]
     for i in order.tolist():
         if len(chosen) >= config.max_quotes or scores[i] < w.relative_floor * best:
