@@ -400,14 +400,15 @@ def compose(
                       reason=_why(question, best, confidence, threshold, w, unnamed,
                                   uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
+    floor = w.relative_floor * best
     lead = reread_best(index, cands, hits)
     if lead is None and name:
         named = re.compile(rf"\b{re.escape(name)}\b")
-        lead = next((i for i in order.tolist() if scores[i] >= w.relative_floor * best
+        lead = next((i for i in order.tolist() if scores[i] >= floor
                      and named.search(sentence_text(index, cands[i].row))), None)
     chosen: list[int] = [] if lead is None else [lead]
     for i in order.tolist():
-        if len(chosen) >= config.max_quotes or scores[i] < w.relative_floor * best:
+        if len(chosen) >= config.max_quotes or scores[i] < floor:
             break
         if any(float(vectors[i] @ vectors[j]) > w.duplicate_cosine for j in chosen):
             continue
