@@ -45,7 +45,7 @@ from .config import Config
 from .hints import outlet_aliases
 from .index import Index
 from .records import Answer, Citation, Hit
-from .text import STOPWORDS, stem, tokenize, words
+from .text import MONTHS, STOPWORDS, WEEKDAYS, stem, tokenize, words
 
 ABSTAIN_TEXT = "The articles don't answer this question."
 
@@ -97,9 +97,8 @@ _NUMBER_WORDS = (
     "hundreds thousand thousands million millions billion billions trillion half double "
     "twice first second third fourth fifth sixth seventh eighth ninth tenth percent"
 ).split()
-_MONTHS = ("january february march april may june july august september october november "
-           "december jan feb mar apr jun jul aug sep sept oct nov dec").split()
-_DAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+_MONTHS = (*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split())
+_DAYS = WEEKDAYS
 _RELATIVE_TIME = ("yesterday today tomorrow week month year decade century ago earlier "
                   "later last next recently").split()
 

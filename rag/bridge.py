@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
 from .records import Hit
-from .text import STOPWORDS
+from .text import MONTHS, STOPWORDS, WEEKDAYS
 
 #: How many of the first passages are read for names (measured on MultiHop-RAG:
 #: 3 found fewer of the clauses' facts, 10 no more than 5).
@@ -40,10 +40,7 @@ _TRAILING = re.compile(r"(?:['’]s?|\.)+$")
 #: A name word of this many letters or more is the question's when a question
 #: word starts with all of it but its last letter (at least this many).
 _FORM_PREFIX = 4
-_CALENDAR = frozenset(
-    "january february march april may june july august september october november "
-    "december monday tuesday wednesday thursday friday saturday sunday".split()
-)
+_CALENDAR = frozenset(MONTHS + WEEKDAYS)
 
 
 def asks_for_name(question: str) -> bool:

@@ -17,6 +17,10 @@ STOPWORDS = frozenset(
     much many whose
     """.split()
 )
+#: Month and weekday names, lower-cased, in calendar order.
+MONTHS = tuple("january february march april may june july august september october "
+               "november december".split())
+WEEKDAYS = tuple("monday tuesday wednesday thursday friday saturday sunday".split())
 _WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*%?|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
 
 
