@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from .bridge import full_form
 from .config import Config
 from .hints import outlet_aliases
 from .index import Index
@@ -379,7 +380,9 @@ def compose(
     ``name`` is the name a who/what question was read as about (``rag.bridge``):
     the best-scoring sentence that holds it is quoted first, so that the answer
     shows who or what it is, if it scores well enough to be quoted at all
-    (``relative_floor``).
+    (``relative_floor``); one that holds its fullest form in the passages
+    (``rag.bridge.full_form``: "Sam Bankman-Fried" for "Bankman-Fried") is
+    preferred.
     """
     w = weights or calibrated_weights(index.model)
     threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
@@ -402,9 +405,14 @@ def compose(
     floor = w.relative_floor * best
     lead = reread_best(index, cands, hits)
     if lead is None and name:
-        named = re.compile(rf"\b{re.escape(name)}\b")
-        lead = next((i for i in order.tolist() if scores[i] >= floor
-                     and named.search(sentence_text(index, cands[i].row))), None)
+        # The name in full ("Sam Bankman-Fried") answers "who" better than the
+        # surname the passages mostly use; failing that, the name as found.
+        for form in dict.fromkeys((full_form(name, hits), name)):
+            named = re.compile(rf"\b{re.escape(form)}\b")
+            lead = next((i for i in order.tolist() if scores[i] >= floor
+                         and named.search(sentence_text(index, cands[i].row))), None)
+            if lead is not None:
+                break
     chosen: list[int] = [] if lead is None else [lead]
     for i in order.tolist():
         if len(chosen) >= config.max_quotes or scores[i] < floor:

@@ -122,3 +122,25 @@ def shared_name(question: str, hits: Sequence[Hit], sources: Iterable[str]) -> s
         return None
     best = max(articles, key=lambda n: (len(articles[n]), mentions[n], len(n)))
     return best if len(articles[best]) >= BRIDGE_MIN_ARTICLES else None
+
+
+def full_form(name: str, hits: Sequence[Hit]) -> str:
+    """The fullest form of ``name`` that the passages use: "Sam Bankman-Fried"
+    for "Bankman-Fried", "Minnesota Vikings" for "Vikings".
+
+    News names a person in full once and by surname after, so the name most
+    articles share is often the short one; but "who" is answered by the full
+    name. A longer form is a name in ``hits`` that ends with all of ``name``'s
+    words; the one in the most passages wins, then the shorter one (so "Sam
+    Bankman-Fried" beats "FTX CEO Sam Bankman-Fried"). No longer form: ``name``.
+    """
+    words = name.split()
+    passages: Counter[str] = Counter()
+    for hit in hits:
+        for found in set(names(hit.text)):
+            longer = found.split()
+            if len(longer) > len(words) and longer[-len(words):] == words:
+                passages[found] += 1
+    if not passages:
+        return name
+    return max(passages, key=lambda f: (passages[f], -len(f.split()), f))

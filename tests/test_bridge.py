@@ -2,7 +2,7 @@ import pytest
 
 import rag
 from rag import Config
-from rag.bridge import asks_for_name, names, shared_name
+from rag.bridge import asks_for_name, full_form, names, shared_name
 from rag.records import Hit
 
 from .conftest import news_index
@@ -160,3 +160,47 @@ def test_a_name_the_question_holds_in_another_form_is_not_a_candidate():
     question = "Who was the Chinese vice minister that met North Korea's Pak Myong Ho?"
     assert shared_name(question, hits, []) == "Sun Weidong"
     assert shared_name("Who was the vice minister that met him?", hits, []) == "China"
+
+
+def test_the_full_form_of_a_name_is_the_longer_one_most_passages_use():
+    hits = [_hit("a1", "FTX founder Sam Bankman-Fried spoke. Later Bankman-Fried left."),
+            _hit("a2", "Lawyers for Sam Bankman-Fried met on Monday."),
+            _hit("a3", "Jurors heard from Bankman-Fried. The Minnesota Vikings won.")]
+    assert full_form("Bankman-Fried", hits) == "Sam Bankman-Fried"
+    assert full_form("Vikings", hits) == "Minnesota Vikings"
+    # Only a longer name that ends with the name: no match keeps the name.
+    assert full_form("Sam", hits) == "Sam"
+    assert full_form("Sam Bankman-Fried", hits) == "Sam Bankman-Fried"
+    assert full_form("Harlow", []) == "Harlow"
+
+
+@pytest.fixture(scope="module")
+def person_index(tmp_path_factory):
+    """A person named in full once, by surname in the other reports."""
+    records = [
+        {"title": "Account", "source": "Alpha Wire", "published_at": "2023-10-01",
+         "body": "Prosecutors say courier founder Dana Marlow moved client money into a "
+                 "private account."},
+        {"title": "Court", "source": "Beta Post", "published_at": "2023-10-02",
+         "body": "In court, Marlow told the jury the missing funds were a bookkeeping error."},
+        {"title": "Delay", "source": "Alpha Wire", "published_at": "2023-10-03",
+         "body": "Lawyers for Marlow asked the judge for a delay of two weeks."},
+        {"title": "Resigned", "source": "Beta Post", "published_at": "2023-10-04",
+         "body": "On Friday, Marlow resigned as chief executive of the courier firm."},
+        {"title": "Weather", "source": "Alpha Wire", "published_at": "2023-10-05",
+         "body": "Heavy rain flooded the river valley and closed two schools."},
+    ]
+    return news_index(tmp_path_factory, "person", records)
+
+
+def test_a_who_answer_leads_with_the_name_in_full(person_index):
+    question = ("Who is the individual who, as Beta Post reported, called the missing funds a "
+                "bookkeeping error, and, according to Alpha Wire, moved client money into a "
+                "private account?")
+    answer = rag.ask(question, index=person_index)
+    # "Marlow" is in three articles, "Dana Marlow" in one.
+    assert not answer.abstained and "part read as about: Marlow" in answer.hints
+    # The surname's sentence on the jury fits the question best, but "who" is
+    # answered by the name in full, so its sentence leads, and the other follows.
+    assert "Dana Marlow" in answer.citations[0].quote
+    assert "bookkeeping error" in answer.citations[1].quote
