@@ -329,6 +329,11 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
     out = []
     for row, sim in zip(rows, sentence_sim.tolist(), strict=True):
         text = sentence_text(index, row)
+        if not any(ch.islower() for ch in text):
+            # Text with no lower-case letter is shouted, not said: a photo credit
+            # ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE TO
+            # GET THE … APP"), a section label. It states nothing to quote.
+            continue
         out.append(Candidate(
             row=row, chunk_id=row_hit[row].chunk_id, sentence=sim,
             passage=passage_sim[row_hit[row].chunk_id],

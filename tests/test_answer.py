@@ -12,6 +12,7 @@ from rag.answer import (
     missing_count,
     missing_names,
     recorded_weights,
+    sentence_text,
 )
 from rag.config import Config
 from rag.records import Hit
@@ -163,3 +164,20 @@ def test_a_read_sentence_leads_even_when_the_composer_ranks_it_low(bundled_index
     assert [c.n for c in led.citations] == list(range(1, len(led.citations) + 1))
     # The composer's own best quote follows it.
     assert led.citations[1].quote == plain.citations[0].quote
+
+
+def test_shouted_text_is_never_quoted(bundled_index):
+    # A vague question whose passages hold a photo credit in capitals; it used
+    # to be quoted as the second sentence of the answer.
+    question = "What is the latest news?"
+    answer = rag.ask(question, index=bundled_index)
+    shouted = []
+    for hit in answer.hits:
+        a_idx = bundled_index.article_position[hit.article_id]
+        for row in bundled_index.sentence_rows(a_idx, hit.start, hit.end).tolist():
+            text = sentence_text(bundled_index, row)
+            if not any(ch.islower() for ch in text):
+                shouted.append(text)
+    assert "[KOREAN CENTRAL NEWS AGENCY]" in shouted
+    assert not answer.abstained
+    assert all(any(ch.islower() for ch in c.quote) for c in answer.citations)
