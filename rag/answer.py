@@ -100,6 +100,7 @@ _NUMBER_WORDS = (
 ).split()
 _MONTHS = (*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _DAYS = WEEKDAYS
+_DATELINE_WORDS = frozenset((*_MONTHS, *_DAYS, "am", "pm"))
 _RELATIVE_TIME = ("yesterday today tomorrow week month year decade century ago earlier "
                   "later last next recently").split()
 
@@ -329,10 +330,7 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
     out = []
     for row, sim in zip(rows, sentence_sim.tolist(), strict=True):
         text = sentence_text(index, row)
-        if not any(ch.islower() for ch in text):
-            # Text with no lower-case letter is shouted, not said: a photo credit
-            # ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE TO
-            # GET THE … APP"), a section label. It states nothing to quote.
+        if not states_something(text):
             continue
         out.append(Candidate(
             row=row, chunk_id=row_hit[row].chunk_id, sentence=sim,
@@ -341,6 +339,19 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
             fits_type=_fits_type(kind, text),
         ))
     return out
+
+
+def states_something(text: str) -> bool:
+    """Whether ``text`` can be quoted as saying something.
+
+    Text with no lower-case letter is shouted, not said: a photo credit
+    ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE TO GET THE
+    … APP"), a section label. A dateline ("Wednesday, 29 May 2024 – 22:46") is
+    only a date. Neither states anything to quote.
+    """
+    if not any(ch.islower() for ch in text):
+        return False
+    return any(not (w[0].isdigit() or w in _DATELINE_WORDS) for w in words(text))
 
 
 def sentence_text(index: Index, row: int) -> str:

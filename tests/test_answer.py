@@ -13,6 +13,7 @@ from rag.answer import (
     missing_names,
     recorded_weights,
     sentence_text,
+    states_something,
 )
 from rag.config import Config
 from rag.records import Hit
@@ -181,3 +182,29 @@ def test_shouted_text_is_never_quoted(bundled_index):
     assert "[KOREAN CENTRAL NEWS AGENCY]" in shouted
     assert not answer.abstained
     assert all(any(ch.islower() for ch in c.quote) for c in answer.citations)
+
+
+def test_a_dateline_is_never_quoted(bundled_index):
+    # The Speaker's article is the one from May 2024, and its dateline was the
+    # whole answer.
+    answer = rag.ask("What happened in May 2024?", index=bundled_index)
+    assert "period named: 2024-05-01 to 2024-05-31" in answer.hints
+    hit = next(h for h in answer.hits if h.source == "The Speaker")
+    a_idx = bundled_index.article_position[hit.article_id]
+    texts = [sentence_text(bundled_index, row) for row in
+             bundled_index.sentence_rows(a_idx, hit.start, hit.end).tolist()]
+    assert "Wednesday, 29 May 2024 – 22:46" in texts
+    assert not any("22:46" in c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Kim met Xi on Sept. 4.", True),
+    ("Fulham 3-0 Aston Villa: October 20, 2022", True),
+    ("Updated 10:30 am", True),
+    ("Wednesday, 29 May 2024 – 22:46", False),
+    ("Sept. 4, 2023", False),
+    ("[KOREAN CENTRAL NEWS AGENCY]", False),
+    ("CLICK HERE TO GET THE FOX NEWS APP", False),
+])
+def test_what_states_something(text, expected):
+    assert states_something(text) is expected
