@@ -167,18 +167,20 @@ def test_a_read_sentence_leads_even_when_the_composer_ranks_it_low(bundled_index
     assert led.citations[1].quote == plain.citations[0].quote
 
 
+def _sentences(index, hit: Hit) -> list[str]:
+    """The sentences of a retrieved passage, quotable or not."""
+    a_idx = index.article_position[hit.article_id]
+    return [sentence_text(index, row)
+            for row in index.sentence_rows(a_idx, hit.start, hit.end).tolist()]
+
+
 def test_shouted_text_is_never_quoted(bundled_index):
     # A vague question whose passages hold a photo credit in capitals; it used
     # to be quoted as the second sentence of the answer.
     question = "What is the latest news?"
     answer = rag.ask(question, index=bundled_index)
-    shouted = []
-    for hit in answer.hits:
-        a_idx = bundled_index.article_position[hit.article_id]
-        for row in bundled_index.sentence_rows(a_idx, hit.start, hit.end).tolist():
-            text = sentence_text(bundled_index, row)
-            if not any(ch.islower() for ch in text):
-                shouted.append(text)
+    shouted = [text for hit in answer.hits for text in _sentences(bundled_index, hit)
+               if not any(ch.islower() for ch in text)]
     assert "[KOREAN CENTRAL NEWS AGENCY]" in shouted
     assert not answer.abstained
     assert all(any(ch.islower() for ch in c.quote) for c in answer.citations)
@@ -190,10 +192,7 @@ def test_a_dateline_is_never_quoted(bundled_index):
     answer = rag.ask("What happened in May 2024?", index=bundled_index)
     assert "period named: 2024-05-01 to 2024-05-31" in answer.hints
     hit = next(h for h in answer.hits if h.source == "The Speaker")
-    a_idx = bundled_index.article_position[hit.article_id]
-    texts = [sentence_text(bundled_index, row) for row in
-             bundled_index.sentence_rows(a_idx, hit.start, hit.end).tolist()]
-    assert "Wednesday, 29 May 2024 – 22:46" in texts
+    assert "Wednesday, 29 May 2024 – 22:46" in _sentences(bundled_index, hit)
     assert not any("22:46" in c.quote for c in answer.citations)
 
 
