@@ -100,6 +100,8 @@ _NUMBER_WORDS = (
 ).split()
 _MONTHS = (*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _DAYS = WEEKDAYS
+#: Square-bracketed asides: editors' credits and notes, "[email protected]".
+_BRACKETED = re.compile(r"\[[^\]]*\]+")
 _DATELINE_WORDS = frozenset((*_MONTHS, *_DAYS, "am", "pm"))
 _RELATIVE_TIME = ("yesterday today tomorrow week month year decade century ago earlier "
                   "later last next recently").split()
@@ -344,12 +346,13 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
 def states_something(text: str) -> bool:
     """Whether ``text`` can be quoted as saying something.
 
-    Text with no lower-case letter is shouted, not said: a photo credit
-    ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE TO GET THE
-    … APP"), a section label. A dateline ("Wednesday, 29 May 2024 – 22:46") is
-    only a date. Neither states anything to quote.
+    Text with no lower-case letter outside square brackets is shouted, not said: a
+    photo credit ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE
+    TO GET THE … APP"), a byline ("BY LEE YU-JUNG [[email protected]]"), a
+    section label. A dateline ("Wednesday, 29 May 2024 – 22:46") is only a date.
+    Neither states anything to quote.
     """
-    if not any(ch.islower() for ch in text):
+    if not any(ch.islower() for ch in _BRACKETED.sub("", text)):
         return False
     return any(not (w[0].isdigit() or w in _DATELINE_WORDS) for w in words(text))
 

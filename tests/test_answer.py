@@ -204,6 +204,9 @@ def test_a_dateline_is_never_quoted(bundled_index):
     ("Sept. 4, 2023", False),
     ("[KOREAN CENTRAL NEWS AGENCY]", False),
     ("CLICK HERE TO GET THE FOX NEWS APP", False),
+    ("BY LEE YU-JUNG, CHUNG YEONG-GYO [[email protected]]", False),
+    ("U.S. [sic] officials said so.", True),
+    ("(The company declined to comment.)", True),
 ])
 def test_what_states_something(text, expected):
     assert states_something(text) is expected
