@@ -102,6 +102,9 @@ _MONTHS = (*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _DAYS = WEEKDAYS
 #: Square-bracketed asides: editors' credits and notes, "[email protected]".
 _BRACKETED = re.compile(r"\[[^\]]*\]+")
+_CLOSING_QUOTES = " \"'”’"
+#: Words of three letters or more: the ones a title-cased heading capitalises.
+_LONG_WORD = re.compile(r"[^\W\d_][\w'’]{2,}")
 _DATELINE_WORDS = frozenset((*_MONTHS, *_DAYS, "am", "pm"))
 _RELATIVE_TIME = ("yesterday today tomorrow week month year decade century ago earlier "
                   "later last next recently").split()
@@ -349,10 +352,16 @@ def states_something(text: str) -> bool:
     Text with no lower-case letter outside square brackets is shouted, not said: a
     photo credit ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE
     TO GET THE … APP"), a byline ("BY LEE YU-JUNG [[email protected]]"), a
-    section label. A dateline ("Wednesday, 29 May 2024 – 22:46") is only a date.
-    Neither states anything to quote.
+    section label. A question with every word capitalised ("What's Next?") is a
+    section heading; a question headline in sentence case ("Is Sam Bankman-Fried
+    a bad 'man' or a good 'boy'?") stays, since it may be the only sentence that
+    names the answer. A dateline ("Wednesday, 29 May 2024 – 22:46") is only a
+    date. None of these states anything to quote.
     """
     if not any(ch.islower() for ch in _BRACKETED.sub("", text)):
+        return False
+    if text.rstrip(_CLOSING_QUOTES).endswith("?") and all(
+            w[0].isupper() for w in _LONG_WORD.findall(text)):
         return False
     return any(not (w[0].isdigit() or w in _DATELINE_WORDS) for w in words(text))
 

@@ -194,6 +194,8 @@ def test_a_dateline_is_never_quoted(bundled_index):
     hit = next(h for h in answer.hits if h.source == "The Speaker")
     assert "Wednesday, 29 May 2024 – 22:46" in _sentences(bundled_index, hit)
     assert not any("22:46" in c.quote for c in answer.citations)
+    # Nor the section heading that fits "what happened" next best.
+    assert "What's Happening?" not in [c.quote for c in answer.citations]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -207,6 +209,10 @@ def test_a_dateline_is_never_quoted(bundled_index):
     ("BY LEE YU-JUNG, CHUNG YEONG-GYO [[email protected]]", False),
     ("U.S. [sic] officials said so.", True),
     ("(The company declined to comment.)", True),
+    ("What's Next?", False),
+    ("Why It's Important?", False),
+    ("Is Sam Bankman-Fried a bad 'man' or a good 'boy'?", True),
+    ("Hockenson playing Week 10?", True),
 ])
 def test_what_states_something(text, expected):
     assert states_something(text) is expected
