@@ -442,17 +442,30 @@ def compose(
             if lead is not None:
                 break
     chosen: list[int] = [] if lead is None else [lead]
+    # An outlet repeats a sentence across its articles ("Sam Bankman-Fried, the
+    # founder of failed cryptocurrency exchange FTX, is on trial …"), and each
+    # copy's vector, pooled in its own chunk, differs enough to pass the cosine
+    # check: the same words are one quote, whatever their vectors.
+    said = {_plain(sentence_text(index, cands[i].row)) for i in chosen}
     for i in order.tolist():
         if len(chosen) >= config.max_quotes or scores[i] < floor:
             break
-        if any(float(vectors[i] @ vectors[j]) > w.duplicate_cosine for j in chosen):
+        words_said = _plain(sentence_text(index, cands[i].row))
+        if words_said in said or any(float(vectors[i] @ vectors[j]) > w.duplicate_cosine
+                                     for j in chosen):
             continue
         chosen.append(i)
+        said.add(words_said)
     citations = tuple(_citation(n, index, cands[i], float(scores[i]))
                       for n, i in enumerate(chosen, 1))
     text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
     return Answer(question=question, text=text, citations=citations, hits=tuple(hits),
                   confidence=round(confidence, 4))
+
+
+def _plain(text: str) -> str:
+    """``text`` for comparing wording: case and spacing ignored."""
+    return " ".join(text.split()).casefold()
 
 
 def _why(question: str, best: float, confidence: float, threshold: float, w: Weights,

@@ -18,6 +18,8 @@ from rag.answer import (
 from rag.config import Config
 from rag.records import Hit
 
+from .conftest import news_index
+
 
 def test_answer_types():
     assert answer_type("How many staff arrived?") == "number"
@@ -216,3 +218,46 @@ def test_a_dateline_is_never_quoted(bundled_index):
 ])
 def test_what_states_something(text, expected):
     assert states_something(text) is expected
+
+
+_REPEATED = ("Dana Marlow, the founder of the failed courier firm Swiftline, is on trial for "
+             "seven counts of fraud.")
+
+
+@pytest.fixture(scope="module")
+def repeating_index(tmp_path_factory):
+    """One outlet repeating a sentence in three articles on unrelated news: each
+    copy's vector, pooled in its own chunk, differs (cosine about 0.82)."""
+    marathon = ("The city marathon drew forty thousand runners on a cold and windy Sunday "
+                "morning. Kenyan athletes took the first three places in the men's race, and a "
+                "local teacher won the wheelchair division. Volunteers handed out water at "
+                "twenty stations along the route, which crossed five bridges and passed the old "
+                "harbour. Organisers said next year's race would start an hour earlier. ")
+    apples = ("Farmers in the northern valley are harvesting the largest apple crop in a decade "
+              "after a mild spring and a wet summer. Prices at the market fell by a third, and "
+              "cider makers bought whole orchards. A new cold store opened near the railway "
+              "station, and growers hope to sell fruit abroad for the first time. The regional "
+              "council promised grants for young farmers who plant new trees.")
+    comet = ("Astronomers at the mountain observatory photographed a comet that will pass "
+             "closest to the sun in March. The comet's tail stretches across several degrees of "
+             "sky and is visible with binoculars before dawn. Students from three schools joined "
+             "the night watch and logged their sightings for a national survey. The observatory "
+             "will open its telescopes to the public on the first Friday of each month. ")
+    records = [
+        {"title": "Day one", "source": "Beta Post", "published_at": "2023-10-02",
+         "body": marathon + _REPEATED},
+        {"title": "Day two", "source": "Beta Post", "published_at": "2023-10-03",
+         "body": _REPEATED + " " + apples},
+        {"title": "Day three", "source": "Beta Post", "published_at": "2023-10-04",
+         "body": comet + _REPEATED},
+        {"title": "Weather", "source": "Alpha Wire", "published_at": "2023-10-05",
+         "body": "Heavy rain flooded the river valley and closed two schools."},
+    ]
+    return news_index(tmp_path_factory, "repeating", records)
+
+
+def test_a_sentence_an_outlet_repeats_is_quoted_once(repeating_index):
+    answer = rag.ask("What charges is the founder of Swiftline on trial for?",
+                     index=repeating_index)
+    assert not answer.abstained
+    assert [c.quote for c in answer.citations].count(_REPEATED) == 1
