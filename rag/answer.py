@@ -301,6 +301,8 @@ class Candidate:
 
     row: int
     chunk_id: str
+    #: The sentence itself, ``sentence_text(index, row)``.
+    text: str
     sentence: float
     passage: float
     lexical: float
@@ -338,7 +340,7 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
         if not states_something(text):
             continue
         out.append(Candidate(
-            row=row, chunk_id=row_hit[row].chunk_id, sentence=sim,
+            row=row, chunk_id=row_hit[row].chunk_id, text=text, sentence=sim,
             passage=passage_sim[row_hit[row].chunk_id],
             lexical=_coverage(terms, set(tokenize(text)), idf),
             fits_type=_fits_type(kind, text),
@@ -438,7 +440,7 @@ def compose(
         for form in dict.fromkeys((full_form(name, hits), name)):
             named = re.compile(rf"\b{re.escape(form)}\b")
             lead = next((i for i in order.tolist() if scores[i] >= floor
-                         and named.search(sentence_text(index, cands[i].row))), None)
+                         and named.search(cands[i].text)), None)
             if lead is not None:
                 break
     chosen: list[int] = [] if lead is None else [lead]
@@ -446,11 +448,11 @@ def compose(
     # founder of failed cryptocurrency exchange FTX, is on trial …"), and each
     # copy's vector, pooled in its own chunk, differs enough to pass the cosine
     # check: the same words are one quote, whatever their vectors.
-    said = {_plain(sentence_text(index, cands[i].row)) for i in chosen}
+    said = {_plain(cands[i].text) for i in chosen}
     for i in order.tolist():
         if len(chosen) >= config.max_quotes or scores[i] < floor:
             break
-        words_said = _plain(sentence_text(index, cands[i].row))
+        words_said = _plain(cands[i].text)
         if words_said in said or any(float(vectors[i] @ vectors[j]) > w.duplicate_cosine
                                      for j in chosen):
             continue

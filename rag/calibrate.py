@@ -34,7 +34,6 @@ from .answer import (
     missing_names,
     recorded_weights,
     reread_best,
-    sentence_text,
 )
 from .api import get_index, question_hints, question_inputs, reranker_for
 from .config import Config
@@ -84,7 +83,7 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
                         part_model_vectors=part_model_vectors)
         cands = candidates(index, q, vector, hits)
         answers = [a.lower() for a in r["answers"]]
-        gold = [any(a in sentence_text(index, c.row).lower() for a in answers) for c in cands]
+        gold = [any(a in c.text.lower() for a in answers) for c in cands]
         kind = {"unanswerable": "unanswerable", "offtopic": "offtopic"}.get(r["type"],
                                                                            "answerable")
         cases.append(Case(r["id"], kind, cands, gold, missing_names(q, hits, index.sources()),

@@ -7,7 +7,7 @@ from rag.cli import build_parser, main
 
 
 def _case(qid, kind, sentence, gold=True, missing=0.0, uncounted=0.0):
-    cand = Candidate(row=0, chunk_id="c", sentence=sentence, passage=0.0, lexical=0.0,
+    cand = Candidate(row=0, chunk_id="c", text="", sentence=sentence, passage=0.0, lexical=0.0,
                      fits_type=True)
     return Case(qid, kind, [cand], [gold], missing, uncounted=uncounted)
 
@@ -25,7 +25,7 @@ def test_score_counts_answers_abstentions_and_offtopic():
 
 
 def _two(sentences, gold, lead=None):
-    cands = [Candidate(row=i, chunk_id="c", sentence=v, passage=0.0, lexical=0.0,
+    cands = [Candidate(row=i, chunk_id="c", text="", sentence=v, passage=0.0, lexical=0.0,
                        fits_type=True) for i, v in enumerate(sentences)]
     return cands, gold, lead
 
