@@ -9,10 +9,9 @@ Importing this package is cheap: models load on first use.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from .api import ask, default_index_dir, get_index, search
 from .articles import Problem, bundled_corpus_dir, load_articles
+from .build import BuildReport, FileResult, add_files, build_index
 from .config import Config
 from .errors import (
     ArticleError,
@@ -24,8 +23,9 @@ from .errors import (
     QuestionError,
     RagError,
 )
-from .index import BuildReport, FileResult, Index, add_files, build_index, load_index
+from .index import Index, load_index
 from .records import Answer, Article, Chunk, Citation, Dropped, Hit
+from .version import __version__
 
 __all__ = [
     "Answer",

@@ -31,13 +31,11 @@ does not tell an answer from a sentence on the same topic.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
 
 import numpy as np
 
@@ -485,13 +483,3 @@ def _why(question: str, best: float, confidence: float, threshold: float, w: Wei
                                 f"{threshold:.2f}")
 
 
-def idf_table(token_lists: list[list[str]]) -> dict[str, float]:
-    """Smoothed inverse document frequencies; key "" holds the value for unseen words."""
-    n = len(token_lists)
-    df: dict[str, int] = {}
-    for tokens in token_lists:
-        for t in set(tokens):
-            df[t] = df.get(t, 0) + 1
-    table: dict[str, Any] = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
-    table[""] = math.log(1 + (n + 0.5) / 0.5)
-    return table

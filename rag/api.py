@@ -15,18 +15,12 @@ import numpy as np
 from .answer import compose
 from .articles import bundled_corpus_dir
 from .bridge import asks_for_name, shared_name
+from .build import build_index
 from .config import Config
 from .errors import IndexNotFoundError, RagError
 from .hints import Hints, find_hints
-from .index import (
-    CURRENT,
-    Index,
-    build_index,
-    load_index,
-    read_manifest,
-    resolve_build,
-    setting_differences,
-)
+from .index import Index, load_index
+from .index_format import CURRENT, read_manifest, resolve_build, setting_differences
 from .parts import Part, question_parts
 from .records import Answer, Hit
 from .rerank import CrossEncoder, get_reranker

@@ -188,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
     import tempfile
 
     from .articles import bundled_corpus_dir
-    from .index import build_index, load_index
+    from .build import build_index
+    from .index import load_index
 
     with tempfile.TemporaryDirectory(prefix="rag-calibrate-") as scratch:
         build_index([bundled_corpus_dir()], Path(scratch), config=config, progress=False)

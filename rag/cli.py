@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .errors import RagError
+from .version import __version__
 
 
 def _print_build(report: object, verbose: bool) -> None:
-    from .index import BuildReport
+    from .build import BuildReport
 
     assert isinstance(report, BuildReport)
     print(
@@ -36,8 +36,8 @@ def _print_build(report: object, verbose: bool) -> None:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     from .api import default_corpus_paths, default_index_dir
+    from .build import build_index
     from .config import Config
-    from .index import build_index
 
     index_dir = Path(args.index) if args.index else default_index_dir()
     paths = args.paths or default_corpus_paths(index_dir)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from typing import Any
 
 STOPWORDS = frozenset(
     """
@@ -42,3 +44,15 @@ def words(text: str) -> list[str]:
 def tokenize(text: str) -> list[str]:
     """Stemmed content words (stopwords removed)."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def idf_table(token_lists: list[list[str]]) -> dict[str, float]:
+    """Smoothed inverse document frequencies; key "" holds the value for unseen words."""
+    n = len(token_lists)
+    df: dict[str, int] = {}
+    for tokens in token_lists:
+        for t in set(tokens):
+            df[t] = df.get(t, 0) + 1
+    table: dict[str, Any] = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+    table[""] = math.log(1 + (n + 0.5) / 0.5)
+    return table

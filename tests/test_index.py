@@ -6,7 +6,7 @@ import pytest
 
 import rag
 from rag import Config, CorruptIndexError, IndexMismatchError, IndexNotFoundError
-from rag.index import CURRENT, FORMAT_VERSION, resolve_build
+from rag.index_format import CURRENT, FORMAT_VERSION, resolve_build
 
 
 @pytest.fixture()

@@ -25,7 +25,7 @@ import pytest
 
 import rag
 from rag import RagError
-from rag.index import BUILDS, CURRENT, resolve_build
+from rag.index_format import BUILDS, CURRENT, resolve_build
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,7 @@ import pytest
 
 import rag
 from rag import CorruptIndexError, IndexMismatchError, IndexNotFoundError
-from rag.index import CURRENT, FORMAT_VERSION, MANIFEST, resolve_build
+from rag.index_format import CURRENT, FORMAT_VERSION, MANIFEST, resolve_build
 
 TINY = "The Yalu River bridge between Dandong and Sinuiju opened to trucks on Monday.\n"
 

@@ -179,7 +179,7 @@ def run_multihop(
     import rag
     from rag.records import Article
 
-    from . import open_index, peak_memory_mb, sha256_file
+    from .cache import open_index, peak_memory_mb, sha256_file
 
     run_started = time.perf_counter()
     folder = dataset_dir or default_dataset_dir()

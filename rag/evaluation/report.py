@@ -60,7 +60,7 @@ def machine_info() -> dict[str, Any]:
 
 def run_info() -> dict[str, Any]:
     """Date, machine and package version of a run (for the report header)."""
-    from . import package_version
+    from .cache import package_version
 
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

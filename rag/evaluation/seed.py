@@ -202,7 +202,7 @@ def run_seed(
 
     import rag
 
-    from . import IndexHandle, open_index, peak_memory_mb
+    from .cache import IndexHandle, open_index, peak_memory_mb
 
     run_started = time.perf_counter()
     qpath = questions or default_questions_path()

@@ -1,0 +1,472 @@
+"""Building an index: chunk, embed (reusing the previous build's vectors by content)
+and write a new build atomically; add files to an index incrementally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .articles import LoadResult, Problem, load_articles
+from .chunks import Chunker
+from .clean import kept_blocks
+from .config import Config
+from .embeddings import Embedder, get_embedder, progress_bar
+from .errors import IndexNotFoundError, RagError
+from .index import Index, load_index
+from .index_format import (
+    BUILDS,
+    CURRENT,
+    FILES,
+    FORMAT_VERSION,
+    MANIFEST,
+    PART_VECTORS,
+    SENTENCE_VECTORS,
+    containing_chunks,
+    current_name,
+    fsync_dir,
+    manifest_settings,
+    sentence_key,
+    text_key,
+    write_atomic,
+    write_error,
+)
+from .records import Article, Chunk
+from .sentences import split_sentences
+from .version import __version__
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, reuse, timing and the problems met."""
+
+    index_dir: Path
+    build_dir: Path
+    articles: int
+    chunks: int
+    sentences: int
+    embedded: int
+    reused: int
+    seconds: float
+    embed_seconds: float
+    #: Sentences the part model encoded (the rest were reused from the last build).
+    part_embedded: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    dropped: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index_dir": str(self.index_dir), "build_dir": str(self.build_dir),
+            "articles": self.articles, "chunks": self.chunks, "sentences": self.sentences,
+            "embedded": self.embedded, "reused": self.reused,
+            "part_embedded": self.part_embedded,
+            "seconds": round(self.seconds, 3), "embed_seconds": round(self.embed_seconds, 3),
+            "chunks_per_second": round(self.chunks_per_second, 2),
+            "problems": [str(p) for p in self.problems],
+            "dropped": self.dropped,
+        }
+
+
+@contextlib.contextmanager
+def _build_lock(root: Path) -> Iterator[None]:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = open(root / ".lock", "w")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise write_error(root, exc) from exc
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RagError(
+                f"another build is writing the index at {root}; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+
+def _previous_index(root: Path) -> Index | None:
+    """The current build, to reuse its vectors; a damaged one is simply not reused."""
+    try:
+        return load_index(root)
+    except RagError:
+        return None
+
+
+def _previous_vectors(index: Index | None, model: str, dim: int) -> dict[str, np.ndarray]:
+    """Vectors of the current build keyed by content, to skip re-embedding."""
+    if index is None:
+        return {}
+    if (index.model != model or index.chunk_vectors.shape[1:] != (dim,)
+            or index.manifest.get("sentence_vectors") != SENTENCE_VECTORS):
+        return {}
+    cache = {text_key(c.text): index.chunk_vectors[i] for i, c in enumerate(index.chunks)}
+    owner = containing_chunks(index.chunks, index.sentences, index.article_list)
+    for row, ((a, s, e), i) in enumerate(zip(index.sentences.tolist(), owner, strict=True)):
+        if i >= 0:
+            c = index.chunks[i]
+            key = sentence_key(c.text, s - c.start, e - c.start)
+        else:
+            key = text_key(index.article_list[a].text[s:e])
+        cache.setdefault(key, index.sentence_vectors[row])
+    return cache
+
+
+def _previous_part_vectors(index: Index | None, part_model: str) -> dict[str, np.ndarray]:
+    """The current build's part vectors keyed by sentence text (each was encoded alone)."""
+    if index is None or index.part_model != part_model or index.part_vectors is None:
+        return {}
+    return {text_key(index.article_list[a].text[s:e]): index.part_vectors[row]
+            for row, (a, s, e) in enumerate(index.sentences.tolist())}
+
+
+def _embed_parts(embedder: Embedder, articles: list[Article], sentences: np.ndarray,
+                 cache: dict[str, np.ndarray], progress: bool) -> tuple[np.ndarray, int]:
+    """Each sentence encoded on its own by the part model; returns (vectors, embedded).
+
+    Unlike the main model's sentence vectors (pooled from the chunk's pass, for
+    free), these cost a pass per sentence: a second model that sees the sentence
+    alone matches a question's clause to its one-sentence fact better than the
+    main model alone (README, "A second model for the parts").
+    """
+    texts = [articles[a].text[s:e] for a, s, e in sentences.tolist()]
+    keys = [text_key(t) for t in texts]
+    todo = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
+    bar = progress_bar(len(todo), "sentence") if progress and todo else None
+    # In slices: a model's token states for every sentence at once would take gigabytes.
+    for lo in range(0, len(todo), 1024):
+        rows = todo[lo: lo + 1024]
+        for r, v in zip(rows, embedder.encode([texts[r] for r in rows]), strict=True):
+            cache[keys[r]] = v
+        if bar is not None:
+            bar.update(len(rows))
+    if bar is not None:
+        bar.close()
+    vectors = (np.stack([cache[k] for k in keys]).astype(np.float16) if keys
+               else np.zeros((0, embedder.dimension), dtype=np.float16))
+    return vectors, len(todo)
+
+
+def _embed(
+    embedder: Embedder,
+    articles: list[Article],
+    chunks: list[Chunk],
+    sentences: np.ndarray,
+    cache: dict[str, np.ndarray],
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Chunk and sentence vectors; returns (chunks, sentences, embedded, reused).
+
+    A sentence inside a chunk gets its vector from that chunk's forward pass
+    (the mean of its contextual token embeddings), so sentences cost no extra
+    model calls; the rare sentence that straddles chunks is encoded on its own.
+    """
+    owner = containing_chunks(chunks, sentences, articles)
+    spans: list[list[tuple[int, int]]] = [[] for _ in chunks]
+    keys: list[str] = []
+    for (a, s, e), i in zip(sentences.tolist(), owner, strict=True):
+        if i >= 0:
+            c = chunks[i]
+            spans[i].append((s - c.start, e - c.start))
+            keys.append(sentence_key(c.text, s - c.start, e - c.start))
+        else:
+            keys.append(text_key(articles[a].text[s:e]))
+    chunk_keys = [text_key(c.text) for c in chunks]
+    todo = [i for i, c in enumerate(chunks)
+            if chunk_keys[i] not in cache or any(
+                sentence_key(c.text, s, e) not in cache for s, e in spans[i])]
+    if todo:
+        vecs, span_vecs = embedder.encode_with_spans(
+            [chunks[i].text for i in todo], [spans[i] for i in todo], progress=progress)
+        for i, v, sv in zip(todo, vecs, span_vecs, strict=True):
+            cache[chunk_keys[i]] = v
+            for (s, e), row in zip(spans[i], sv, strict=True):
+                cache[sentence_key(chunks[i].text, s, e)] = row
+    orphans = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
+    if orphans:
+        texts = [articles[a].text[s:e] for a, s, e in sentences[orphans].tolist()]
+        for r, v in zip(orphans, embedder.encode(texts), strict=True):
+            cache[keys[r]] = v
+    dim = embedder.dimension
+    chunk_vectors = (np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunks
+                     else np.zeros((0, dim), dtype=np.float32))
+    sentence_vectors = (np.stack([cache[k] for k in keys]).astype(np.float32) if keys
+                        else np.zeros((0, dim), dtype=np.float32))
+    return (np.ascontiguousarray(chunk_vectors), sentence_vectors, len(todo) + len(orphans),
+            len(chunks) - len(todo))
+
+
+def _sentence_rows(articles: list[Article]) -> np.ndarray:
+    rows: list[tuple[int, int, int]] = []
+    for i, article in enumerate(articles):
+        for block_start, block_end in kept_blocks(article.text, article.dropped):
+            rows.extend((i, s, e) for s, e in split_sentences(article.text, block_start, block_end))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def build_from_articles(
+    articles: list[Article],
+    index_dir: str | Path,
+    *,
+    config: Config | None = None,
+    progress: bool = True,
+    problems: list[Problem] | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> BuildReport:
+    """Chunk, embed and write ``articles`` as the new live build of ``index_dir``."""
+    import faiss
+
+    config = config or Config()
+    root = Path(index_dir)
+    started = time.perf_counter()
+    stage = on_stage or (lambda name, frac: None)
+    with _build_lock(root):
+        embedder = get_embedder(config.model)
+        stage("chunking", 0.0)
+        chunker = Chunker.for_tokenizer(embedder.tokenizer, config.chunk_tokens,
+                                        config.chunk_overlap)
+        articles = sorted(articles, key=lambda a: (a.published or "", a.id))
+        chunks = [c for a in articles for c in chunker.chunk(a)]
+        sentences = _sentence_rows(articles)
+
+        earlier = _previous_index(root)
+        cache = _previous_vectors(earlier, config.model, embedder.dimension)
+        stage("embedding", 0.1)
+        embed_started = time.perf_counter()
+        chunk_vectors, sentence_vectors32, embedded, reused = _embed(
+            embedder, articles, chunks, sentences, cache, progress)
+        part_vectors: np.ndarray | None = None
+        part_embedded = 0
+        if config.part_model:
+            stage("embedding sentences for question parts", 0.5)
+            part_vectors, part_embedded = _embed_parts(
+                get_embedder(config.part_model), articles, sentences,
+                _previous_part_vectors(earlier, config.part_model), progress)
+        del earlier  # its vectors are copied; free them before writing
+        embed_seconds = time.perf_counter() - embed_started
+        dim = embedder.dimension
+        sentence_vectors = sentence_vectors32.astype(np.float16)
+
+        stage("writing", 0.9)
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(chunk_vectors)
+        built_at = datetime.now(UTC).isoformat(timespec="seconds")
+        corpus_hash = hashlib.sha256(
+            "\n".join(sorted(a.id for a in articles)).encode()).hexdigest()[:16]
+        build_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{corpus_hash[:8]}-{os.getpid()}"
+        builds = root / BUILDS
+        try:
+            builds.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(root, exc) from exc
+        # The same corpus rebuilt within a second (reused vectors make that quick)
+        # must not collide with the build it replaces.
+        unique, n = build_id, 1
+        while (builds / unique).exists():
+            n += 1
+            unique = f"{build_id}-{n}"
+        build_id = unique
+        tmp = builds / f".tmp-{build_id}"
+        try:
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+        except OSError as exc:
+            raise write_error(root, exc) from exc
+        try:
+            payloads: dict[str, bytes] = {
+                "articles.jsonl": "".join(json.dumps(a.to_dict(), ensure_ascii=False) + "\n"
+                                          for a in articles).encode("utf-8"),
+                "chunks.jsonl": "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n"
+                                        for c in chunks).encode("utf-8"),
+                "chunks.faiss": faiss.serialize_index(flat).tobytes(),
+            }
+            for name, data in payloads.items():
+                (tmp / name).write_bytes(data)
+            np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
+            np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
+            np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
+            files = list(FILES)
+            if part_vectors is not None:
+                np.save(tmp / PART_VECTORS, part_vectors, allow_pickle=False)
+                files.append(PART_VECTORS)
+            seconds = time.perf_counter() - started
+            span = sorted(a.published[:10] for a in articles if a.published)
+            manifest = {
+                "format_version": FORMAT_VERSION,
+                "rag_version": __version__,
+                "build_id": build_id,
+                "model": config.model,
+                "dimension": dim,
+                "settings": config.build_settings(),
+                "chunking": {
+                    "splitter": "langchain_text_splitters.RecursiveCharacterTextSplitter",
+                    "max_tokens": config.chunk_tokens,
+                    "overlap_tokens": config.chunk_overlap,
+                    "tokenizer": config.model,
+                },
+                "similarity": "inner product over L2-normalised vectors (cosine)",
+                "sentence_vectors": SENTENCE_VECTORS,
+                "corpus_hash": corpus_hash,
+                "counts": {
+                    "articles": len(articles),
+                    "chunks": len(chunks),
+                    "sentences": len(sentences),
+                    "dropped_lines": sum(len(a.dropped) for a in articles),
+                },
+                "sources": sorted({a.source for a in articles if a.source}),
+                "date_span": [span[0], span[-1]] if span else None,
+                "built_at": built_at,
+                "build_seconds": round(seconds, 3),
+                "files": {name: {"bytes": (tmp / name).stat().st_size} for name in files},
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+            for name in (*files, MANIFEST):
+                with open(tmp / name, "rb") as handle:
+                    os.fsync(handle.fileno())
+            final = builds / build_id
+            os.replace(tmp, final)
+            fsync_dir(builds)
+        except BaseException as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise write_error(root, exc) from exc
+            raise
+        previous = current_name(root)
+        try:
+            write_atomic(root / CURRENT, (build_id + "\n").encode())
+            fsync_dir(root)
+        except OSError as exc:
+            raise write_error(root, exc) from exc
+        _collect_garbage(builds, keep={build_id, previous})
+        for stale in root.glob(f"{CURRENT}.tmp-*"):  # left by a build killed while swapping
+            stale.unlink(missing_ok=True)
+        stage("done", 1.0)
+    dropped = {a.id: [(d.reason, a.text[d.start:d.end]) for d in a.dropped]
+               for a in articles if a.dropped}
+    return BuildReport(
+        index_dir=root, build_dir=final, articles=len(articles), chunks=len(chunks),
+        sentences=len(sentences), embedded=embedded, reused=reused,
+        seconds=time.perf_counter() - started, embed_seconds=embed_seconds,
+        part_embedded=part_embedded,
+        problems=list(problems or []), dropped=dropped,
+    )
+
+
+def _collect_garbage(builds: Path, keep: set[str | None]) -> None:
+    # The previous build is kept so that a reader who resolved CURRENT just
+    # before the swap can still finish loading it.
+    for entry in builds.iterdir():
+        if entry.name not in keep:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def build_index(
+    paths: Iterable[str | Path],
+    index_dir: str | Path,
+    *,
+    config: Config | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    """Load the articles under ``paths`` and build the index at ``index_dir``.
+
+    Unchanged chunks keep their vectors from the previous build (same model), so
+    a rebuild embeds only what changed. Files that cannot be read are skipped and
+    listed in ``BuildReport.problems``.
+    """
+    loaded: LoadResult = load_articles(paths)
+    return build_from_articles(loaded.articles, index_dir, config=config, progress=progress,
+                               problems=loaded.problems)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one file given to :func:`add_files`."""
+
+    path: str
+    status: str  # "added", "duplicate" or "rejected"
+    reason: str = ""
+    article_ids: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status, "reason": self.reason,
+                "article_ids": list(self.article_ids)}
+
+
+def add_files(
+    index_dir: str | Path,
+    files: Iterable[str | Path],
+    *,
+    config: Config | None = None,
+    progress: bool = False,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> tuple[list[FileResult], BuildReport | None]:
+    """Add article files to the index at ``index_dir`` (created if missing).
+
+    Existing articles keep their vectors, so only the new text is embedded.
+    Adding the same content twice is a no-op: same text, same id. Returns one
+    ``FileResult`` per file and the build report (None when nothing was added).
+    """
+    from .articles import load_file
+    from .errors import ArticleError
+
+    root = Path(index_dir)
+    try:
+        current = load_index(root)
+        existing = list(current.article_list)
+        config = config or Config.from_dict(
+            manifest_settings(current.manifest))
+    except IndexNotFoundError:
+        existing = []
+    known = {a.id: a.path or a.id for a in existing}
+    results: list[FileResult] = []
+    new: list[Article] = []
+    problems: list[Problem] = []
+    for f in files:
+        path = Path(f)
+        try:
+            articles, file_problems = load_file(path)
+        except ArticleError as exc:
+            results.append(FileResult(str(path), "rejected", str(exc).removeprefix(f"{path}: ")))
+            continue
+        problems.extend(file_problems)
+        fresh: list[Article] = []
+        repeats: list[Problem] = []
+        for a in articles:  # a JSON file can hold a body twice, or one already indexed
+            if a.id in known:
+                repeats.append(Problem(a.path or str(path), f"duplicate of {known[a.id]}"))
+                continue
+            known[a.id] = a.path or str(path)
+            fresh.append(a)
+        if fresh:  # (a file with nothing new is reported whole, as "duplicate")
+            problems.extend(repeats)
+        new.extend(fresh)
+        if fresh:
+            results.append(FileResult(str(path), "added", "", tuple(a.id for a in fresh)))
+        else:
+            results.append(FileResult(str(path), "duplicate", "same text is already indexed",
+                                      tuple(a.id for a in articles)))
+    if not new:
+        return results, None
+    report = build_from_articles(existing + new, root, config=config, progress=progress,
+                                 problems=problems, on_stage=on_stage)
+    return results, report

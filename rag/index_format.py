@@ -1,0 +1,268 @@
+"""The index's on-disk format: file names, the manifest and its checks, atomic writes.
+
+Layout of an index folder::
+
+    DIR/CURRENT                    name of the live build (replaced atomically)
+    DIR/builds/<name>/manifest.json  model, dimension, chunking, versions, counts, files
+    DIR/builds/<name>/articles.jsonl one Article per line (text verbatim)
+    DIR/builds/<name>/chunks.jsonl   one Chunk per line
+    DIR/builds/<name>/chunk_vectors.npy, chunks.faiss  normalised vectors, inner-product index
+    DIR/builds/<name>/sentences.npy, sentence_vectors.npy  quote candidates for the composer
+    DIR/builds/<name>/part_vectors.npy  each sentence encoded on its own by the
+                                     second model (``Config.part_model``), if any
+
+A build is written into a temporary folder and only then made current, so a
+crash leaves the previous index intact, and a reader sees one build or the
+other, never a mix. No pickle anywhere. Building is :mod:`rag.build`; the
+loaded index is :mod:`rag.index`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import Config
+from .errors import CorruptIndexError, IndexMismatchError, IndexNotFoundError, RagError
+from .records import Article, Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+BUILDS = "builds"
+MANIFEST = "manifest.json"
+FILES = (
+    "articles.jsonl",
+    "chunks.jsonl",
+    "chunk_vectors.npy",
+    "chunks.faiss",
+    "sentences.npy",
+    "sentence_vectors.npy",
+)
+
+#: How sentence vectors are made; vectors made another way are not reused.
+SENTENCE_VECTORS = "mean of the chunk's contextual token embeddings over the sentence"
+#: The second model's sentence vectors (only when ``Config.part_model`` is set).
+PART_VECTORS = "part_vectors.npy"
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def write_error(root: Path, exc: OSError) -> RagError:
+    reason = exc.strerror or str(exc)
+    return RagError(
+        f"cannot write the index at {root} ({reason}); the previous index, if any, is "
+        "untouched: free some space or fix the folder's permissions and build again"
+    )
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def current_name(root: Path) -> str | None:
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- locating builds
+
+
+def resolve_build(root: str | Path) -> Path:
+    """The folder of the live build under ``root`` (or ``root`` itself if it is one)."""
+    root = Path(root)
+    if (root / MANIFEST).is_file():
+        return root
+    current = root / CURRENT
+    if not current.is_file():
+        raise IndexNotFoundError(
+            f"no index at {root}; build one with: rag build PATH --index {root}"
+        )
+    try:
+        name = current.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptIndexError(
+            f"{current} is unreadable ({exc}); rebuild with: rag build PATH --index {root}"
+        ) from exc
+    build = root / BUILDS / name
+    if not name or Path(name).name != name or name.startswith(".") or not (
+        build / MANIFEST
+    ).is_file():
+        raise CorruptIndexError(
+            f"{current} names build {name!r}, which is missing; rebuild with: "
+            f"rag build PATH --index {root}"
+        )
+    return build
+
+
+def read_manifest(build: Path) -> dict[str, Any]:
+    """The manifest of the build folder ``build`` (CorruptIndexError if unreadable)."""
+    try:
+        manifest = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptIndexError(
+            f"{build / MANIFEST} is unreadable ({exc}); rebuild the index with rag build"
+        ) from exc
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise CorruptIndexError(f"{build / MANIFEST} is not a rag manifest; rebuild the index")
+    return manifest
+
+
+# What the fields of a manifest this rag reads must hold.
+_MANIFEST_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "model": str, "dimension": int, "settings": dict, "counts": dict, "files": dict,
+}
+
+
+def check_manifest_fields(manifest: dict[str, Any], where: Path, root: Path) -> None:
+    bad = [name for name, kind in _MANIFEST_FIELDS.items()
+           if not isinstance(manifest.get(name), kind) or isinstance(manifest.get(name), bool)]
+    files = manifest.get("files")
+    if isinstance(files, dict) and not all(
+        isinstance(v, dict) and isinstance(v.get("bytes"), int) for v in files.values()
+    ):
+        bad.append("files.*.bytes")
+    if bad:
+        raise CorruptIndexError(
+            f"{where / MANIFEST} is damaged (bad or missing {', '.join(bad)}); "
+            f"rebuild it with rag build PATH --index {root}"
+        )
+
+
+def check_version(manifest: dict[str, Any], where: Path) -> None:
+    """Raise IndexMismatchError unless this rag reads the manifest's format version."""
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index at {where} has format version {version}, newer than this rag "
+            f"(reads {FORMAT_VERSION}); upgrade rag, or rebuild it with: rag build PATH --index DIR"
+        )
+    if version < FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"the index at {where} has old format version {version}; rebuild it with rag build"
+        )
+
+
+def check_compatible(manifest: dict[str, Any], config: Config, where: Path) -> None:
+    """Raise IndexMismatchError if the index was built with other settings than ``config``."""
+    check_version(manifest, where)
+    diffs = setting_differences(manifest, config)
+    if diffs:
+        raise IndexMismatchError(
+            f"the index at {where} was built with other settings ({'; '.join(diffs)}); "
+            "rebuild it with these settings (rag build PATH --index DIR) or use its own"
+        )
+
+
+def setting_differences(manifest: dict[str, Any], config: Config) -> list[str]:
+    """Each build setting of ``config`` that the index was built without, described."""
+    built = manifest.get("settings", {})
+    return [f"{k}: index has {built.get(k)!r}, asked for {v!r}"
+            for k, v in config.build_settings().items() if built.get(k) != v]
+
+
+def manifest_settings(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The build settings a manifest records, with those an older build predates
+    filled in as it was built (no part model before there was one)."""
+    return {**Config().build_settings(), "part_model": None, **manifest.get("settings", {})}
+
+
+def inconsistencies(
+    manifest: dict[str, Any],
+    articles: list[Article],
+    chunks: list[Chunk],
+    chunk_vectors: np.ndarray,
+    faiss_index: Any,
+    sentences: np.ndarray,
+    sentence_vectors: np.ndarray,
+    part_vectors: np.ndarray | None,
+) -> list[str]:
+    """What disagrees between the tables, the vectors and the manifest (empty if nothing)."""
+    dim = manifest["dimension"]
+    counts = manifest["counts"]
+    problems = []
+    if len(articles) != counts.get("articles"):
+        problems.append(f"{len(articles)} articles, manifest says {counts.get('articles')}")
+    if len(chunks) != counts.get("chunks") or chunk_vectors.shape != (len(chunks), dim):
+        problems.append(f"{len(chunks)} chunks (manifest: {counts.get('chunks')}) vs chunk "
+                        f"vectors of shape {chunk_vectors.shape} (manifest: {dim} dimensions)")
+    if faiss_index.ntotal != len(chunks) or faiss_index.d != dim:
+        problems.append(f"FAISS index holds {faiss_index.ntotal} vectors of {faiss_index.d} dims")
+    if (sentences.ndim != 2 or sentences.shape[1:] != (3,)
+            or not np.issubdtype(sentences.dtype, np.integer)
+            or sentence_vectors.shape != (len(sentences), dim)):
+        problems.append(f"sentence table {sentences.shape} and sentence vectors "
+                        f"{sentence_vectors.shape} differ")
+    part_model = manifest["settings"].get("part_model")
+    if bool(part_model) != (part_vectors is not None) or (part_vectors is not None and (
+            part_vectors.ndim != 2 or len(part_vectors) != len(sentences))):
+        problems.append(f"part model {part_model!r} and part vectors "
+                        f"{None if part_vectors is None else part_vectors.shape} "
+                        f"disagree with {len(sentences)} sentences")
+    texts = {a.id: a.text for a in articles}
+    if len(texts) != len(articles):
+        problems.append("an article appears twice in the article table")
+    if any(c.article_id not in texts for c in chunks):
+        problems.append("chunks refer to articles not in the article table")
+    elif any(texts[c.article_id][c.start:c.end] != c.text for c in chunks):
+        problems.append("chunk offsets do not match their articles' text")
+    if not problems and len(sentences):
+        rows = sentences.astype(np.int64)
+        lengths = np.array([len(a.text) for a in articles], dtype=np.int64)
+        in_range = (rows[:, 0] >= 0) & (rows[:, 0] < len(articles))
+        if not in_range.all() or np.any(np.diff(rows[:, 0]) < 0):
+            problems.append("the sentence table refers to articles out of range or order")
+        elif ((rows[:, 1] < 0) | (rows[:, 1] >= rows[:, 2])
+              | (rows[:, 2] > lengths[rows[:, 0]])).any():
+            problems.append("sentence offsets fall outside their articles' text")
+    return problems
+
+
+
+def sentence_key(chunk_text: str, start: int, end: int) -> str:
+    return text_key(f"{chunk_text}\x1f{start}:{end}")
+
+
+def containing_chunks(chunks: list[Chunk], sentences: np.ndarray,
+                       articles: list[Article]) -> list[int]:
+    """For each sentence row, the first chunk of its article that contains it (or -1)."""
+    by_article: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        by_article.setdefault(c.article_id, []).append(i)
+    owner = []
+    for a, s, e in sentences.tolist():
+        found = -1
+        for i in by_article.get(articles[a].id, []):
+            if chunks[i].start <= s and e <= chunks[i].end:
+                found = i
+                break
+        owner.append(found)
+    return owner
+
