@@ -141,3 +141,13 @@ def test_unavailable_model_is_a_clear_error(tmp_path: Path, capsys: pytest.Captu
     assert eval_main(args) == 2
     err = capsys.readouterr().err
     assert "no-such-model" in err and "not available offline" in err
+
+
+def test_the_eval_cache_key_changes_with_the_build_code(monkeypatch):
+    from rag.config import Config
+    from rag.evaluation import cache
+
+    before = cache.cache_key("corpus", Config())
+    monkeypatch.setattr(cache, "code_digest", lambda: "other code")
+    assert cache.cache_key("corpus", Config()) != before
+    assert "clean" in cache.BUILD_MODULES and "answer" not in cache.BUILD_MODULES

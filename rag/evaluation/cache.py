@@ -59,11 +59,34 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+#: The modules whose code decides what a build writes. Question-time modules
+#: (retrieval, the composer) are left out, so changing them reuses the index.
+BUILD_MODULES = ("articles", "build", "chunks", "clean", "embeddings", "index", "index_format",
+                 "packages", "records", "sentences", "text")
+
+
+def code_digest() -> str:
+    """Hash of the source of ``BUILD_MODULES``: a build made by other code is another build.
+
+    The version string alone stays the same while the code under it changes (a
+    change to cleaning or chunking must not be measured on an index the old code
+    built).
+    """
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for name in BUILD_MODULES:
+        path = root / f"{name}.py"
+        if path.is_file():
+            h.update(name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def cache_key(corpus_digest: str, config: Config, extra: dict[str, Any] | None = None) -> str:
-    """Hash of package version + build settings + corpus digest (+ ``extra`` selection)."""
+    """Hash of package version and code + build settings + corpus digest (+ ``extra``)."""
     payload = {
         "cache_format": _CACHE_FORMAT,
         "rag_version": package_version(),
+        "code": code_digest(),
         "settings": config.build_settings(),
         "corpus": corpus_digest,
         "extra": extra or {},
