@@ -42,6 +42,10 @@ class CorruptIndexError(IndexError_):
     """The index files are truncated, missing or out of step with each other."""
 
 
+class StoreError(RagError):
+    """A vector store (e.g. Milvus) cannot be reached, read or written."""
+
+
 __all__ = [
     "ArticleError",
     "ConfigError",
@@ -52,4 +56,5 @@ __all__ = [
     "IndexNotFoundError",
     "QuestionError",
     "RagError",
+    "StoreError",
 ]
