@@ -23,7 +23,7 @@ thing ("How much coal ..." answered by a sentence about soybean oil).
 When the cross-encoder read the passages (a one-part question, see
 ``rag.retrieve``), the sentence it scored highest leads the quotes: it judges a
 sentence's fit to the question better than the signals above (seed set:
-answers right 0.860 -> 0.912, both calibration halves gain; README). Its score
+answers right 0.860 -> 0.912, both calibration halves gain; docs/experiments.md). Its score
 is not mixed into the sum, which measured worse, nor used to abstain, as it
 does not tell an answer from a sentence on the same topic.
 """
@@ -237,7 +237,7 @@ def missing_count(question: str, hits: list[Hit]) -> float:
 
     A passage on the right topic is no answer to "how many barrels of crude
     oil" unless it gives a number of barrels; the composer cannot tell that
-    from similarity alone (README, seed set).
+    from similarity alone (docs/experiments.md, seed set).
     """
     noun = counted_noun(question)
     if noun is None:
@@ -283,7 +283,7 @@ def missing_names(question: str, hits: list[Hit], outlets: Iterable[str] = ()) -
     in another is no evidence of Jay Brown. Words are compared as passages are
     split, so "Eul-chul" is "eul" and "chul". Outlet names do not count (see
     :func:`question_names`). Measured on MultiHop-RAG, counting outlet names made
-    answerable questions that name an outlet abstain (README).
+    answerable questions that name an outlet abstain (docs/experiments.md).
     """
     names = question_names(question, outlets)
     if not names:

@@ -9,7 +9,7 @@ sentence weakly, because the sentence names the person ("Bankman-Fried had
 passages retrieved for the whole question usually name that person, company or
 team already: the name that most of them share is put in front of each clause,
 and the clauses are matched again, with the name's words joining the question's
-for BM25 (README, "The name the clauses share").
+for BM25 (docs/experiments.md, "The name the clauses share").
 
 Only questions that ask for a name (they open with "who", "which" or "what") are
 read this way; a yes/no question names what it is about.

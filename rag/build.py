@@ -146,7 +146,7 @@ def _embed_parts(embedder: Embedder, articles: list[Article], sentences: np.ndar
     Unlike the main model's sentence vectors (pooled from the chunk's pass, for
     free), these cost a pass per sentence: a second model that sees the sentence
     alone matches a question's clause to its one-sentence fact better than the
-    main model alone (README, "A second model for the parts").
+    main model alone (docs/experiments.md, "A second model for the parts").
     """
     texts = [articles[a].text[s:e] for a, s, e in sentences.tolist()]
     keys = [text_key(t) for t in texts]

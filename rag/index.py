@@ -32,7 +32,7 @@ from .text import idf_table, tokenize
 # BM25's length normalisation (b) for single sentences. bm25s's default 0.75
 # ranks a short sentence above a longer one that holds the same words, but a
 # fact is usually a long sentence (MultiHop-RAG's gold facts: median 14 content
-# words, its sentences 10). Measured on MultiHop-RAG (README, "Length
+# words, its sentences 10). Measured on MultiHop-RAG (docs/experiments.md, "Length
 # normalisation"): 0.2 finds more evidence and ranks it higher on both halves.
 # Chunks keep the default: they are all about 256 tokens.
 SENTENCE_BM25_B = 0.2

@@ -5,7 +5,7 @@ altering the internet's appearance, influencing Android app distribution, and is
 accused of harming news publishers' revenues?" asks for one fact per clause,
 often each from another article. One vector for the whole question blends the
 clauses, and the best-matching clause takes the top of the ranking; a clause on
-its own, matched against single sentences, finds its fact (README: evidence
+its own, matched against single sentences, finds its fact (docs/experiments.md: evidence
 recall@10 on MultiHop-RAG rises).
 
 A part is a clause: the question split at commas, semicolons and question

@@ -21,7 +21,7 @@ from .text import tokenize
 
 # Reciprocal-rank-fusion constant. Cormack et al. (2009) use 60; a smaller one
 # gives each ranking's first few more say, and 10 ranked and found evidence
-# better on both halves of MultiHop-RAG (README, "The fusion constant").
+# better on both halves of MultiHop-RAG (docs/experiments.md, "The fusion constant").
 RRF_K = 10
 # Candidates taken from each retriever before fusion.
 CANDIDATES = 100
@@ -46,7 +46,7 @@ PART_PICKS = 2
 # With a part model (``Config.part_model``), a part's cosine is this share of
 # that model's (each sentence encoded alone) and the rest the main model's. On
 # MultiHop-RAG 0.3-0.4 found the most evidence, 0.5 and more lost the temporal
-# questions' (README, "A second model for the parts").
+# questions' (docs/experiments.md, "A second model for the parts").
 PART_SECOND = 0.3
 
 
@@ -215,9 +215,9 @@ def retrieve(
     lexical: list[np.ndarray] = []
     # Each word once: a question that compares two reports repeats their shared
     # topic ("TikTok users" four times), which would otherwise outweigh the
-    # words that tell its facts apart (README, "Each word once").
+    # words that tell its facts apart (docs/experiments.md, "Each word once").
     # A question read as about a name (``bridge``) also looks for that name's
-    # words (README, "The name the clauses share").
+    # words (docs/experiments.md, "The name the clauses share").
     asked = question if bridge is None else f"{question} {bridge}"
     terms = list(dict.fromkeys(tokenize(asked))) if config.hybrid else []
     sentence_lexical: np.ndarray | None = None
@@ -311,7 +311,7 @@ def several_parts(question: str) -> bool:
     Several-part questions get coverage (``_cover``); one-part questions, whose
     answer is one sentence, get the cross-encoder (``_rerank``). Measured on
     MultiHop-RAG, whose questions all have several parts, the cross-encoder
-    ranked worse than the fused ranking (README): it matches one part well.
+    ranked worse than the fused ranking (docs/experiments.md): it matches one part well.
     """
     return len(set(tokenize(question))) >= COVERAGE_MIN_WORDS
 
@@ -427,7 +427,7 @@ def _span_named(index: Index, hints: Hints) -> np.ndarray | None:
     "Between the report on X published on October 2, 2023, and the report on Y
     published on October 7, 2023, was there a change in …?" asks how the
     coverage moved over that span: its last clause, which names no date, is
-    looked for in the reports of those days and the days between (README, "The
+    looked for in the reports of those days and the days between (docs/experiments.md, "The
     span between two dates").
     """
     if len(set(hints.days)) < 2:
@@ -524,7 +524,7 @@ def _cover(index: Index, order: list[int], fused: dict[int, float], terms: list[
     question's words as its aspects) by ``(1 - coverage) * relevance + coverage
     * novelty``: relevance is the ``fused`` score scaled to [0, 1] over the
     pool, novelty the words' BM25 weight in the passage that the passages
-    chosen so far have not yet covered. Measured on MultiHop-RAG (README):
+    chosen so far have not yet covered. Measured on MultiHop-RAG (docs/experiments.md):
     MRR@10 and evidence recall@10 both rise. ``fused`` may hold rankings that
     ``first`` lacks (the best-sentence vectors'): they find more evidence for
     the later picks but, at the top, cost MRR@10.

@@ -6,7 +6,7 @@ threads). On a 2-core machine the two thread pools fight: OpenBLAS's workers
 keep spinning after a product finishes and take a core from the next forward
 pass. The products are small and bound by memory, so one thread does them
 about as fast; limiting BLAS to one thread during retrieval and composing
-made warm ``ask()`` on the MultiHop-RAG index about twice as fast (README,
+made warm ``ask()`` on the MultiHop-RAG index about twice as fast (docs/experiments.md,
 *Speed*).
 
 Each thread limits and restores for itself, with its own threadpoolctl

