@@ -1,6 +1,7 @@
 # One command sets everything up and runs the job; one sets up and runs the checks.
 #   make demo   - install (first time), build the bundled index, open the chat in a browser
 #   make test   - install (first time), then lint (ruff), types (mypy) and tests (pytest)
+#   make check  - the same as make test
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -43,6 +44,9 @@ unit: setup browser-deps
 	$(BIN)/python -m pytest
 
 test: lint types unit
+
+# The same one command under the name the docs use.
+check: test
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ask.py
