@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -45,7 +45,18 @@ from .index_format import (
 )
 from .records import Article, Chunk
 from .sentences import split_sentences
+from .store import FILES as FILE_STORE
 from .version import __version__
+
+
+class Encoder(Protocol):
+    """What the build needs to embed: an :class:`~rag.embeddings.Embedder`, or a
+    :class:`~rag.ray_embed.RayEncoder` of the same model."""
+
+    def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *,
+                          progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
 
 
 @dataclass
@@ -173,13 +184,17 @@ def _embed(
     sentences: np.ndarray,
     cache: dict[str, np.ndarray],
     progress: bool,
+    encoder: Encoder | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Chunk and sentence vectors; returns (chunks, sentences, embedded, reused).
 
     A sentence inside a chunk gets its vector from that chunk's forward pass
     (the mean of its contextual token embeddings), so sentences cost no extra
     model calls; the rare sentence that straddles chunks is encoded on its own.
+    ``encoder`` (e.g. a :class:`rag.ray_embed.RayEncoder` of the same model)
+    does the encoding in place of ``embedder``.
     """
+    run: Encoder = encoder if encoder is not None else embedder
     owner = containing_chunks(chunks, sentences, articles)
     spans: list[list[tuple[int, int]]] = [[] for _ in chunks]
     keys: list[str] = []
@@ -195,7 +210,7 @@ def _embed(
             if chunk_keys[i] not in cache or any(
                 sentence_key(c.text, s, e) not in cache for s, e in spans[i])]
     if todo:
-        vecs, span_vecs = embedder.encode_with_spans(
+        vecs, span_vecs = run.encode_with_spans(
             [chunks[i].text for i in todo], [spans[i] for i in todo], progress=progress)
         for i, v, sv in zip(todo, vecs, span_vecs, strict=True):
             cache[chunk_keys[i]] = v
@@ -204,7 +219,7 @@ def _embed(
     orphans = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
     if orphans:
         texts = [articles[a].text[s:e] for a, s, e in sentences[orphans].tolist()]
-        for r, v in zip(orphans, embedder.encode(texts), strict=True):
+        for r, v in zip(orphans, run.encode(texts), strict=True):
             cache[keys[r]] = v
     dim = embedder.dimension
     chunk_vectors = (np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunks
@@ -213,6 +228,26 @@ def _embed(
                         else np.zeros((0, dim), dtype=np.float32))
     return (np.ascontiguousarray(chunk_vectors), sentence_vectors, len(todo) + len(orphans),
             len(chunks) - len(todo))
+
+
+def _previous_store(index: Index | None) -> str:
+    record = (index.manifest.get("store") if index is not None else None) or {}
+    return str(record.get("uri") or FILE_STORE) if record.get("kind") == "milvus" else FILE_STORE
+
+
+def _sync_store(uri: str, chunks: list[Chunk], vectors: np.ndarray, articles: list[Article],
+                model: str) -> dict[str, str]:
+    """Bring the build's store up to date with ``chunks``; its manifest record."""
+    if uri == FILE_STORE:
+        return {"kind": FILE_STORE}
+    from .milvus_store import MilvusStore
+
+    store = MilvusStore(uri)
+    try:
+        store.sync(chunks, vectors, {a.id: a for a in articles}, model)
+        return store.record()
+    finally:
+        store.close()
 
 
 def _sentence_rows(articles: list[Article]) -> np.ndarray:
@@ -231,12 +266,25 @@ def build_from_articles(
     progress: bool = True,
     problems: list[Problem] | None = None,
     on_stage: Callable[[str, float], None] | None = None,
+    encoder: Encoder | None = None,
 ) -> BuildReport:
-    """Chunk, embed and write ``articles`` as the new live build of ``index_dir``."""
+    """Chunk, embed and write ``articles`` as the new live build of ``index_dir``.
+
+    ``encoder`` embeds in place of the model in this process (``rag build --ray``);
+    it must be of ``config.model``. With ``config.store`` naming Milvus, the
+    collection is brought up to date before the build goes live: if that fails,
+    the previous build stays current (the chunks it holds are still in Milvus).
+    """
     import faiss
 
     config = config or Config()
     root = Path(index_dir)
+    if (root / MANIFEST).is_file():
+        # A build folder (what Index.path names) is read-only: a build written
+        # into it would be a second index that nothing loads.
+        raise RagError(f"{root} is one build of the index at {root.parent.parent}, not an "
+                       f"index folder; build into the index folder: rag build PATH --index "
+                       f"{root.parent.parent}")
     started = time.perf_counter()
     stage = on_stage or (lambda name, frac: None)
     with _build_lock(root):
@@ -249,11 +297,12 @@ def build_from_articles(
         sentences = _sentence_rows(articles)
 
         earlier = _previous_index(root)
+        store_uri = config.store or _previous_store(earlier)
         cache = _previous_vectors(earlier, config.model, embedder.dimension)
         stage("embedding", 0.1)
         embed_started = time.perf_counter()
         chunk_vectors, sentence_vectors32, embedded, reused = _embed(
-            embedder, articles, chunks, sentences, cache, progress)
+            embedder, articles, chunks, sentences, cache, progress, encoder)
         part_vectors: np.ndarray | None = None
         part_embedded = 0
         if config.part_model:
@@ -309,6 +358,7 @@ def build_from_articles(
             if part_vectors is not None:
                 np.save(tmp / PART_VECTORS, part_vectors, allow_pickle=False)
                 files.append(PART_VECTORS)
+            store_record = _sync_store(store_uri, chunks, chunk_vectors, articles, config.model)
             seconds = time.perf_counter() - started
             span = sorted(a.published[:10] for a in articles if a.published)
             manifest = {
@@ -325,6 +375,7 @@ def build_from_articles(
                     "tokenizer": config.model,
                 },
                 "similarity": "inner product over L2-normalised vectors (cosine)",
+                "store": store_record,
                 "sentence_vectors": SENTENCE_VECTORS,
                 "corpus_hash": corpus_hash,
                 "counts": {
@@ -386,6 +437,7 @@ def build_index(
     *,
     config: Config | None = None,
     progress: bool = True,
+    encoder: Encoder | None = None,
 ) -> BuildReport:
     """Load the articles under ``paths`` and build the index at ``index_dir``.
 
@@ -395,7 +447,7 @@ def build_index(
     """
     loaded: LoadResult = load_articles(paths)
     return build_from_articles(loaded.articles, index_dir, config=config, progress=progress,
-                               problems=loaded.problems)
+                               problems=loaded.problems, encoder=encoder)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
     index_dir = Path(args.index) if args.index else default_index_dir()
     paths = args.paths or default_corpus_paths(index_dir)
     config = Config(chunk_tokens=args.chunk_tokens, chunk_overlap=args.chunk_overlap,
-                    part_model=args.part_model)
-    report = build_index(paths, index_dir, config=config, progress=not args.quiet)
+                    part_model=args.part_model, store=args.store)
+    if args.ray is None:
+        report = build_index(paths, index_dir, config=config, progress=not args.quiet)
+    else:
+        from .ray_embed import RayEncoder
+
+        with RayEncoder(config.model, address=args.ray or None,
+                        workers=args.ray_workers) as encoder:
+            report = build_index(paths, index_dir, config=config, progress=not args.quiet,
+                                 encoder=encoder)
     _print_build(report, args.verbose)
     return 0
 
@@ -124,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part-model", metavar="NAME", default=None,
                    help="also encode every sentence with this second model for the parts "
                         "of several-part questions, e.g. bge-small-en-v1.5 (slower to build)")
+    p.add_argument("--store", metavar="URI", default=None,
+                   help="where candidates are searched: files (default for a new index), "
+                        "milvus:///path/to/file.db (Milvus Lite) or milvus://host:19530")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed on Ray: a local instance, or the cluster at ADDRESS "
+                        "(e.g. ray://head:10001)")
+    p.add_argument("--ray-workers", type=int, default=2, metavar="N",
+                   help="Ray workers, one model each (default 2)")
     p.add_argument("--verbose", "-v", action="store_true", help="list dropped boilerplate")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_build)

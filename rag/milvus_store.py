@@ -18,8 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from .errors import IndexMismatchError, StoreError
 from .records import Article, Chunk
+from .store import Where, _StoreCandidates
 from .text import tokenize
 
 SCHEME = "milvus://"
@@ -39,42 +39,6 @@ BM25_B = 0.75
 CONNECT_TIMEOUT_S = 10.0
 _MAX_TEXT = 65_535
 _INSERT_BATCH = 512
-
-
-@dataclass(frozen=True)
-class Where:
-    """A restriction on candidates by outlet and publication day; fields AND together.
-
-    ``sources`` match case-insensitively; ``days`` is a set of ISO days; ``since``
-    and ``until`` bound the day (inclusive). An undated chunk passes only a
-    restriction that names no day.
-    """
-
-    sources: tuple[str, ...] | None = None
-    days: tuple[str, ...] | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def expression(self) -> str:
-        """The Milvus boolean expression for this restriction ("" for none)."""
-        parts: list[str] = []
-        if self.sources is not None:
-            parts.append(f"source in {_quoted(s.casefold() for s in self.sources)}")
-        if self.days is not None:
-            parts.append(f"day in {_quoted(self.days)}")
-        if self.since is not None or self.until is not None:
-            parts.append('day != ""')
-        if self.since is not None:
-            parts.append(f"day >= {_quoted([self.since])[1:-1]}")
-        if self.until is not None:
-            parts.append(f"day <= {_quoted([self.until])[1:-1]}")
-        return " and ".join(parts)
-
-
-def _quoted(values: Iterable[str]) -> str:
-    # Milvus string literals in double quotes; escape what could end them.
-    items = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
-    return "[" + ", ".join(items) + "]"
 
 
 def is_milvus_uri(value: str | None) -> bool:
@@ -122,6 +86,7 @@ class MilvusStore:
         self.collection = collection
         self._client = client
         self._lock = threading.Lock()
+        self._checked = False
 
     # ---------------------------------------------------------------- connecting
 
@@ -158,6 +123,20 @@ class MilvusStore:
                    if not target.startswith("http") else
                    "start the server (docs/scale-out.md) or fix the URI")
             ) from exc
+
+    def record(self) -> dict[str, str]:
+        """What the manifest records of this store."""
+        return {"kind": self.kind, "uri": self.uri, "collection": self.collection}
+
+    def candidates(self, index: Any, vector: np.ndarray, terms: Sequence[str],
+                   dense: np.ndarray, lexical: np.ndarray | None) -> _StoreCandidates:
+        """One question's candidate lists, searched in Milvus (the local scores
+        ``dense`` and ``lexical`` are not used). The first use checks that the
+        collection holds this index's model."""
+        if not self._checked:
+            self.check(index.model, index.dimension)
+            self._checked = True
+        return _StoreCandidates(self, index, vector, terms)
 
     def close(self) -> None:
         with self._lock:
@@ -227,7 +206,7 @@ class MilvusStore:
         params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                          params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
         self._call("create the collection", client.create_collection, self.collection,
-                   schema=schema, index_params=params,
+                   schema=schema, index_params=params, consistency_level="Strong",
                    properties={"rag.model": model, "rag.dimension": str(dimension)})
 
     def chunk_ids(self) -> set[str]:
@@ -304,7 +283,9 @@ class MilvusStore:
         result = self._call("search", self.client.search, self.collection, data=data,
                             anns_field=field, limit=n, filter=expr,
                             output_fields=["chunk_id"],
-                            search_params={"metric_type": metric})
+                            search_params={"metric_type": metric},
+                            # A question right after a build must see its chunks.
+                            consistency_level="Strong")
         return [(str(hit["entity"]["chunk_id"]), float(hit["distance"])) for hit in result[0]]
 
 

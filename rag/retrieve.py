@@ -17,6 +17,8 @@ from .index import Index
 from .parts import Part
 from .records import Hit
 from .rerank import CrossEncoder
+from .store import FILES, Restriction, Where
+from .store import top as _top
 from .text import tokenize
 
 # Reciprocal-rank-fusion constant. Cormack et al. (2009) use 60; a smaller one
@@ -109,6 +111,12 @@ class Filters:
     def active(self) -> bool:
         return self.sources is not None or self.since is not None or self.until is not None
 
+    def where(self) -> Where | None:
+        """The filters as a store's restriction (None when there are none)."""
+        if not self.active:
+            return None
+        return Where(sources=self.sources, since=self.since, until=self.until)
+
     def chunk_mask(self, index: Index) -> np.ndarray:
         """Boolean mask over the index's chunks that pass the filters."""
         keep = self.article_mask(index)
@@ -130,35 +138,25 @@ class Filters:
         return keep
 
 
-def _top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
-    if mask is not None:
-        scores = np.where(mask, scores, -np.inf)
-    n = min(n, len(scores))
-    if n <= 0:
-        return np.zeros(0, dtype=np.int64)
-    part = np.argpartition(-scores, n - 1)[:n]
-    part = part[np.argsort(-scores[part], kind="stable")]
-    return part[np.isfinite(scores[part])]
-
-
 def _article_mask(index: Index, keep: np.ndarray) -> np.ndarray:
     return keep[index.chunk_article]
 
 
-def _hint_masks(index: Index, hints: Hints) -> list[tuple[str, np.ndarray]]:
-    """One chunk mask per hint: each outlet group named, each date or period named."""
-    masks: list[tuple[str, np.ndarray]] = []
+def _hint_masks(index: Index, hints: Hints) -> list[tuple[str, Where, np.ndarray]]:
+    """One restriction per hint: each outlet group named, each date or period named."""
+    masks: list[tuple[str, Where, np.ndarray]] = []
     for group in hints.source_groups:
-        masks.append((f"outlet named: {' / '.join(group)}",
+        masks.append((f"outlet named: {' / '.join(group)}", Where(sources=tuple(group)),
                       _article_mask(index, np.isin(index.article_sources, list(group)))))
     for day in hints.days:
-        masks.append((f"date named: {day}",
-                      _article_mask(index, np.isin(index.article_days, list(_near(day))))))
+        near = tuple(sorted(_near(day)))
+        masks.append((f"date named: {day}", Where(days=near),
+                      _article_mask(index, np.isin(index.article_days, list(near)))))
     if hints.since or hints.until:
         label = " to ".join(x for x in (hints.since, hints.until) if x)
-        masks.append((f"period named: {label}",
+        masks.append((f"period named: {label}", Where(since=hints.since, until=hints.until),
                       _article_mask(index, _in_period(index.article_days, hints))))
-    return [(label, m) for label, m in masks if m.any()]
+    return [(label, where, m) for label, where, m in masks if m.any()]
 
 
 def _near(day: str) -> set[str]:
@@ -221,17 +219,23 @@ def retrieve(
     asked = question if bridge is None else f"{question} {bridge}"
     terms = list(dict.fromkeys(tokenize(asked))) if config.hybrid else []
     sentence_lexical: np.ndarray | None = None
+    chunk_lexical: np.ndarray | None = None
     if terms:
-        lexical.append(index.bm25().get_scores(terms))
+        # The store ranks chunks by BM25 itself; the file store's scores are ours.
+        if index.store.kind == FILES:
+            chunk_lexical = index.bm25().get_scores(terms)
         if config.sentence_bm25 or (config.rerank_depth and reranker is not None):
             sentence_lexical = index.sentence_bm25(terms)
         if config.sentence_bm25:
             lexical.append(index.best_sentence_bm25(terms, sentence_lexical))
+    candidates = index.store.candidates(index, query_vector, terms, dense, chunk_lexical)
 
-    def rankings(restrict: np.ndarray | None) -> list[np.ndarray]:
-        out = [_top(dense, CANDIDATES, restrict)]
-        for scores in lexical:
-            top = _top(scores, CANDIDATES, restrict)
+    def rankings(restrict: Restriction) -> list[np.ndarray]:
+        out = [candidates.dense(CANDIDATES, restrict)]
+        if terms:
+            out.append(candidates.lexical(CANDIDATES, restrict))
+        for scores in lexical:  # the best sentence's BM25: sentence scoring stays local
+            top = _top(scores, CANDIDATES, restrict.mask)
             out.append(top[scores[top] > 0])
         return out
 
@@ -241,14 +245,15 @@ def retrieve(
     # after the first (see _cover), where a part's one-sentence fact is wanted.
     sentence_dense = (index.best_sentence_dense(query_vector)
                       if covering and config.sentence_dense and len(index.sentences) else None)
-    lists = rankings(mask)
+    where = filters.where() if filters is not None else None
+    lists = rankings(Restriction(where, mask))
     later = [] if sentence_dense is None else [_top(sentence_dense, CANDIDATES, mask)]
     applied: list[tuple[str, np.ndarray]] = []
     if hints is not None and config.hints:
-        for label, hint_mask in _hint_masks(index, hints):
+        for label, hint_where, hint_mask in _hint_masks(index, hints):
             restrict = hint_mask if mask is None else hint_mask & mask
             if restrict.any():
-                lists.extend(rankings(restrict))
+                lists.extend(rankings(Restriction(hint_where.both(where), restrict)))
                 if sentence_dense is not None:
                     later.append(_top(sentence_dense, CANDIDATES, restrict))
                 applied.append((label, restrict))

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexMismatchError, StoreError
-from rag.milvus_store import MilvusStore, Where, client_uri, lexical_text
+from rag.milvus_store import MilvusStore, client_uri, lexical_text
+from rag.store import Where
 from rag.text import tokenize
 
 pytest.importorskip("milvus_lite")

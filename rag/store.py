@@ -1,0 +1,173 @@
+"""Where retrieval gets its candidate chunks: dense top-k and BM25 top-k, by outlet and date.
+
+Two stores answer the same two questions for a query:
+
+- the **file store** (the default): the index folder's FAISS vectors and bm25s
+  index, in this process;
+- the **Milvus store** (``rag build --store milvus://…``): a Milvus collection,
+  embedded (Milvus Lite, a file) or a server, see :mod:`rag.milvus_store`.
+
+Which one an index uses is chosen at build time and recorded in its manifest
+(``"store"``), so ``ask()``, the CLI and the chat need no other change. Only the
+candidates come from the store: sentence-level scoring and the composer run
+locally over them, from the index folder's tables.
+
+A restriction is given both ways: as a :class:`Where` (outlets, days, a period),
+which Milvus turns into a filter expression, and as the same restriction's mask
+over the index's chunks, which the file store applies. They fail closed alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+# ``index`` below is a loaded rag.index.Index (not imported: it imports this module).
+
+FILES = "files"
+
+
+@dataclass(frozen=True)
+class Where:
+    """A restriction on candidates by outlet and publication day; fields AND together.
+
+    ``sources`` match case-insensitively; ``days`` is a set of ISO days; ``since``
+    and ``until`` bound the day (inclusive). An undated chunk passes only a
+    restriction that names no day.
+    """
+
+    sources: tuple[str, ...] | None = None
+    days: tuple[str, ...] | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def both(self, other: Where | None) -> Where:
+        """This restriction and ``other`` at once."""
+        if other is None:
+            return self
+
+        def meet(a: tuple[str, ...] | None, b: tuple[str, ...] | None,
+                 fold: bool) -> tuple[str, ...] | None:
+            if a is None or b is None:
+                return a if b is None else b
+            key = (lambda s: s.casefold()) if fold else (lambda s: s)
+            keep = {key(s) for s in b}
+            return tuple(s for s in a if key(s) in keep)
+
+        since = max((d for d in (self.since, other.since) if d), default=None)
+        until = min((d for d in (self.until, other.until) if d), default=None)
+        return Where(meet(self.sources, other.sources, True), meet(self.days, other.days, False),
+                     since, until)
+
+    def expression(self) -> str:
+        """The Milvus boolean expression for this restriction ("" for none)."""
+        parts: list[str] = []
+        if self.sources is not None:
+            parts.append(f"source in {_quoted(s.casefold() for s in self.sources)}")
+        if self.days is not None:
+            parts.append(f"day in {_quoted(self.days)}")
+        if self.since is not None or self.until is not None:
+            parts.append('day != ""')
+        if self.since is not None:
+            parts.append(f"day >= {_quoted([self.since])[1:-1]}")
+        if self.until is not None:
+            parts.append(f"day <= {_quoted([self.until])[1:-1]}")
+        return " and ".join(parts)
+
+
+def _quoted(values: Any) -> str:
+    # Milvus string literals in double quotes; escape what could end them.
+    items = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    return "[" + ", ".join(items) + "]"
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """One restriction, as a :class:`Where` for a store that filters itself and as
+    its mask over the index's chunks (None: no restriction)."""
+
+    where: Where | None
+    mask: np.ndarray | None
+
+
+class Candidates(Protocol):
+    """One question's candidate lists: chunk rows of the index, best first."""
+
+    def dense(self, n: int, restriction: Restriction) -> np.ndarray: ...
+
+    def lexical(self, n: int, restriction: Restriction) -> np.ndarray: ...
+
+
+class CandidateStore(Protocol):
+    """What retrieval asks a store: the candidates for one question."""
+
+    kind: str
+
+    def candidates(self, index: Any, vector: np.ndarray, terms: Sequence[str],
+                   dense: np.ndarray, lexical: np.ndarray | None) -> Candidates: ...
+
+
+def top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
+    """Rows of the ``n`` highest ``scores`` (within ``mask``), best first; ties by row."""
+    if mask is not None:
+        scores = np.where(mask, scores, -np.inf)
+    n = min(n, len(scores))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    part = part[np.argsort(-scores[part], kind="stable")]
+    return part[np.isfinite(scores[part])]
+
+
+class _FileCandidates:
+    def __init__(self, dense: np.ndarray, lexical: np.ndarray | None):
+        self._dense = dense
+        self._lexical = lexical
+
+    def dense(self, n: int, restriction: Restriction) -> np.ndarray:
+        return top(self._dense, n, restriction.mask)
+
+    def lexical(self, n: int, restriction: Restriction) -> np.ndarray:
+        if self._lexical is None:
+            return np.zeros(0, dtype=np.int64)
+        rows = top(self._lexical, n, restriction.mask)
+        return rows[self._lexical[rows] > 0]
+
+
+class FileStore:
+    """The index folder's own vectors and BM25 (the default store)."""
+
+    kind = FILES
+
+    def candidates(self, index: Any, vector: np.ndarray, terms: Sequence[str],
+                   dense: np.ndarray, lexical: np.ndarray | None) -> Candidates:
+        # The scores over every chunk are already computed by retrieval (which
+        # also needs them to break ties and to cover the question's words).
+        return _FileCandidates(dense, lexical)
+
+
+class _StoreCandidates:
+    """Candidates from a store that searches itself (Milvus), mapped to index rows."""
+
+    def __init__(self, store: Any, index: Any, vector: np.ndarray, terms: Sequence[str]):
+        self._store = store
+        self._index = index
+        self._vector = vector
+        self._terms = list(terms)
+
+    def _rows(self, hits: list[tuple[str, float]]) -> np.ndarray:
+        # A chunk the index folder does not hold (a build that failed after
+        # writing to the store) is not a candidate.
+        position = self._index.chunk_position
+        return np.array([position[cid] for cid, _ in hits if cid in position], dtype=np.int64)
+
+    def dense(self, n: int, restriction: Restriction) -> np.ndarray:
+        return self._rows(self._store.dense(self._vector, n, restriction.where))
+
+    def lexical(self, n: int, restriction: Restriction) -> np.ndarray:
+        if not self._terms:
+            return np.zeros(0, dtype=np.int64)
+        return self._rows(self._store.lexical(self._terms, n, restriction.where))
