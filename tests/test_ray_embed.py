@@ -37,3 +37,27 @@ def test_a_bad_worker_count_or_cluster_is_a_clear_error():
         RayEncoder("all-MiniLM-L6-v2", workers=0)
     with pytest.raises(RagError, match=r"cannot start or join ray://127\.0\.0\.1:1"):
         RayEncoder("all-MiniLM-L6-v2", address="ray://127.0.0.1:1").start()
+
+
+@pytest.mark.slow
+def test_rag_build_on_ray_writes_the_same_index_to_the_chosen_store(bundled_index, tmp_path):
+    import rag
+    from rag.cli import main
+
+    pytest.importorskip("milvus_lite")
+    target = tmp_path / "ray-index"
+    uri = f"milvus://{tmp_path / 'chunks.db'}"
+    assert main(["build", "--index", str(target), "--quiet", "--ray", "--ray-workers", "2",
+                 "--store", uri]) == 0
+    built = rag.load_index(target)
+    try:
+        assert [c.id for c in built.chunks] == [c.id for c in bundled_index.chunks]
+        assert [a.id for a in built.article_list] == [a.id for a in bundled_index.article_list]
+        np.testing.assert_allclose(built.chunk_vectors, bundled_index.chunk_vectors, atol=1e-5)
+        np.testing.assert_array_equal(built.sentences, bundled_index.sentences)
+        np.testing.assert_allclose(built.sentence_vectors.astype(np.float32),
+                                   bundled_index.sentence_vectors.astype(np.float32), atol=2e-3)
+        assert built.manifest["store"]["uri"] == uri
+        assert built.store.count() == len(built.chunks)
+    finally:
+        built.store.close()
