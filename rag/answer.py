@@ -375,9 +375,10 @@ def _citation(n: int, index: Index, cand: Candidate, score: float) -> Citation:
     a_idx, start, end = (int(x) for x in index.sentences[cand.row])
     article = index.article_list[a_idx]
     return Citation(
-        n=n, quote=article.text[start:end], article_id=article.id, title=article.title,
+        n=n, quote=article.text[start:end], article_id=article.id, title=article.label,
         source=article.source, published=article.published, url=article.url,
         start=start, end=end, score=round(score, 4), chunk_id=cand.chunk_id,
+        source_label=article.source_label, date_label=article.date_label,
     )
 
 
