@@ -125,6 +125,21 @@ def test_long_articles_are_windowed_around_the_quote() -> None:
     assert "characters" in card and "are shown" in card
 
 
+def test_cards_say_what_an_article_does_not_state_never_a_file_name_or_id() -> None:
+    article = _article()  # no title, outlet or date; its file is /corpus/a.txt
+    for card in (render_citation(_citation(article), article),
+                 render_answer(Answer(question="q", text="no", abstained=True,
+                                      hits=(_hit(article, QUOTE),)), _index(article))):
+        assert '<span class="rag-title">Résumé of the day 🌏</span>' in card
+        assert '<span class="rag-outlet">outlet not stated</span>' in card
+        assert '<span class="rag-date">date not stated</span>' in card
+        assert "a.txt" not in card and article.id not in card and "Untitled" not in card
+    dated = _article(source="Wire", published="2024-05-29T22:46:00")
+    card = render_citation(_citation(dated), dated)
+    assert '<span class="rag-outlet">Wire</span>' in card
+    assert '<span class="rag-date">2024-05-29</span>' in card
+
+
 # ---------------------------------------------------------------- escaping
 
 
