@@ -234,9 +234,12 @@ class Answer:
 
     ``text`` holds the quotes with ``[n]`` markers; ``citations[n-1]`` is marker n.
     When ``abstained`` is True the articles do not answer the question; ``hits``
-    then lists the closest passages, which do *not* answer it, and ``reason``
-    says why ("the best sentence scores 0.12: 0.12 is below the threshold
-    0.18"; "... no passage gives a figure for what is counted: barrel (-0.30) ...").
+    then lists the closest passages, which do *not* answer it, ``reason`` says
+    why in plain words for a reader ("None of the closest passages mentions Pak
+    Myong Ho."; "The closest sentences do not match the question well enough to
+    quote them as an answer."), and ``reason_detail`` gives the numbers behind it
+    ("the best sentence scores 0.12: 0.12 is below the threshold 0.18"; "... no
+    passage gives a figure for what is counted: barrel (-0.30) ...").
     """
 
     question: str
@@ -247,6 +250,7 @@ class Answer:
     hints: tuple[str, ...] = ()
     confidence: float = 0.0
     reason: str = ""
+    reason_detail: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

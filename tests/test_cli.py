@@ -53,6 +53,7 @@ def test_ask_and_search_show_outlet_title_and_date_never_a_hash(use_default_inde
     assert main(["ask", "Who won the 1998 football world cup?"]) == 0
     out = capsys.readouterr().out
     assert "don't answer" in out and "Closest passages" in out
+    assert "Why: " in out and "threshold" not in out  # the reason in plain words
     assert not HEX_ID.search(out), out
     assert main(["search", "Kim Jong Un leaves Beijing", "-k", "5"]) == 0
     out = capsys.readouterr().out

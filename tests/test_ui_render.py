@@ -214,10 +214,15 @@ def _hit(article: Article, passage: str, rank: int = 1) -> Hit:
 
 def test_abstention_says_why_escaped() -> None:
     answer = Answer(question="How many <b>barrels</b>?", text="no", abstained=True,
-                    reason="no passage gives a figure for what is counted: <b>barrel")
+                    reason="None of the closest passages gives a figure for <b>barrels.",
+                    reason_detail="the best sentence scores 0.52; no passage gives a figure "
+                                  "for what is counted: barrel (-0.30): 0.22 is below the "
+                                  "threshold 0.45")
     out = render_answer(answer, None)
-    assert 'class="rag-reason">Why: no passage gives a figure' in out
-    assert "&lt;b&gt;barrel" in out and "<b>barrel" not in out
+    assert 'class="rag-reason">Why: None of the closest passages gives a figure' in out
+    assert "&lt;b&gt;barrels" in out and "<b>barrels" not in out
+    # The numbers behind it are for the JSON, not for the reader.
+    assert "threshold" not in out and "0.52" not in out
     assert "rag-reason" not in render_answer(
         Answer(question="q", text="no", abstained=True), None)
 
