@@ -237,8 +237,14 @@ def render_question(question: str) -> str:
 
 
 def render_error(message: str) -> str:
-    """An error shown in the chat (bad date, empty index...), escaped."""
-    return f'<div class="rag-error"><span class="rag-badge">error</span> {esc(message)}</div>'
+    """The chat's reply when it cannot answer as asked (a bad date, an empty
+    question, a rejected upload): ``message``, escaped, in plain words."""
+    return f'<div class="rag-error">{esc(message)}</div>'
+
+
+def render_notice(message: str) -> str:
+    """A message of the chat that is not an answer (what an upload added), escaped."""
+    return f'<div class="rag-notice">{esc(message)}</div>'
 
 
 def _outlets(outlets: Sequence[str], most: int = 12) -> str:
@@ -310,7 +316,8 @@ CSS = """
              background: #e5e7eb; color: #374151; margin-right: 4px; }
 .rag-abstain { font-weight: 600; }
 .rag-abstained .rag-abstain .rag-badge { background: #fee2e2; color: #991b1b; }
-.rag-error .rag-badge { background: #fee2e2; color: #991b1b; }
+.rag-error { border-left: 4px solid #dc2626; padding: 4px 10px; }
+.rag-notice { border-left: 4px solid #16a34a; padding: 4px 10px; }
 .rag-note { font-size: 0.82em; color: #777; }
 .rag-reason { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; }
 .rag-hints { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; font-style: italic; }
