@@ -47,6 +47,9 @@ from .records import Answer, Citation, Hit
 from .text import MONTHS, STOPWORDS, WEEKDAYS, stem, tokenize, words
 
 ABSTAIN_TEXT = "The articles don't answer this question."
+#: ``Answer.reason`` when no passage passes the question and the filters.
+NO_PASSAGE_REASON = ("No passage of the articles matches the question and the outlet "
+                     "and date filters.")
 
 
 @dataclass(frozen=True)
@@ -264,16 +267,29 @@ def question_names(question: str, outlets: Iterable[str] = ()) -> list[tuple[str
     "Jay Brown" is one name, not two. Mentions of the ``outlets`` are left out:
     an outlet is the article's metadata, rarely in its text.
     """
+    return list(_name_runs(question, outlets))
+
+
+def _name_runs(question: str, outlets: Iterable[str]) -> dict[tuple[str, ...], str]:
+    """:func:`question_names`, each with the name as the question writes it."""
     aliases = sorted({a for o in outlets for a in outlet_aliases(o)}, key=len, reverse=True)
     for alias in aliases:
         # A comma ends the name run there, as the outlet's words are not a name.
         question = re.sub(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", ",", question)
-    names: dict[tuple[str, ...], None] = {}
+    names: dict[tuple[str, ...], str] = {}
     for match in _NAME_RUN.finditer(question):
         parts = tuple(stem(w) for w in words(match.group(1)) if w not in STOPWORDS)
         if parts:
-            names[parts] = None
-    return list(names)
+            names.setdefault(parts, match.group(1))
+    return names
+
+
+def absent_names(question: str, hits: list[Hit], outlets: Iterable[str] = ()) -> list[str]:
+    """The question's names, as it writes them, that no single retrieved passage
+    holds in full (see :func:`missing_names`)."""
+    passages = [{stem(w) for w in words(hit.text)} for hit in hits]
+    return [shown for parts, shown in _name_runs(question, outlets).items()
+            if not any(all(p in seen for p in parts) for seen in passages)]
 
 
 def missing_names(question: str, hits: list[Hit], outlets: Iterable[str] = ()) -> float:
@@ -288,9 +304,7 @@ def missing_names(question: str, hits: list[Hit], outlets: Iterable[str] = ()) -
     names = question_names(question, outlets)
     if not names:
         return 0.0
-    passages = [{stem(w) for w in words(hit.text)} for hit in hits]
-    return sum(1 for parts in names
-               if not any(all(p in seen for p in parts) for seen in passages)) / len(names)
+    return len(absent_names(question, hits, outlets)) / len(names)
 
 
 @dataclass(frozen=True)
@@ -375,9 +389,10 @@ def _citation(n: int, index: Index, cand: Candidate, score: float) -> Citation:
     a_idx, start, end = (int(x) for x in index.sentences[cand.row])
     article = index.article_list[a_idx]
     return Citation(
-        n=n, quote=article.text[start:end], article_id=article.id, title=article.title,
+        n=n, quote=article.text[start:end], article_id=article.id, title=article.label,
         source=article.source, published=article.published, url=article.url,
         start=start, end=end, score=round(score, 4), chunk_id=cand.chunk_id,
+        source_label=article.source_label, date_label=article.date_label,
     )
 
 
@@ -417,7 +432,8 @@ def compose(
     cands = candidates(index, question, query_vector, hits)
     if not cands:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
-                      reason="no passage matched the question and filters")
+                      reason=NO_PASSAGE_REASON,
+                      reason_detail="no passage matched the question and filters")
     scores = np.array([c.score(w) for c in cands])
     order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
@@ -425,10 +441,13 @@ def compose(
     uncounted = missing_count(question, hits)
     confidence = best - w.missing_name * unnamed - w.missing_count * uncounted
     if confidence < threshold:
+        absent = absent_names(question, hits, index.sources()) if unnamed else []
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
                       confidence=round(confidence, 4),
-                      reason=_why(question, best, confidence, threshold, w, unnamed,
-                                  uncounted))
+                      reason=_plain_why(question, best < threshold, absent if w.missing_name
+                                        else [], bool(uncounted and w.missing_count)),
+                      reason_detail=_why(question, best, confidence, threshold, w, unnamed,
+                                         uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     floor = w.relative_floor * best
     lead = reread_best(index, cands, hits)
@@ -468,9 +487,31 @@ def _plain(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _or(names: list[str]) -> str:
+    """"A", "A or B", "A, B or C"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _plain_why(question: str, weak: bool, absent: list[str], uncounted: bool) -> str:
+    """Why an answer abstained, in plain words for a reader (``Answer.reason``):
+    the names no passage mentions, the count no passage gives, or, when the best
+    sentence is a weak match by itself (``weak``), that the sentences do not fit."""
+    said = []
+    if absent:
+        said.append(f"None of the closest passages mentions {_or(absent)}.")
+    if uncounted:
+        noun = counted_noun(question) or ""
+        written = next((w for w in words(question) if stem(w) == noun), noun)
+        said.append(f"None of the closest passages gives a figure for {written}.")
+    if weak or not said:
+        said.append("The closest sentences do not match the question well enough "
+                    "to quote them as an answer.")
+    return " ".join(said)
+
+
 def _why(question: str, best: float, confidence: float, threshold: float, w: Weights,
          unnamed: float, uncounted: float) -> str:
-    """Why an answer abstained, in words, for ``Answer.reason``."""
+    """Why an answer abstained, with the numbers, for ``Answer.reason_detail``."""
     causes = [f"the best sentence scores {best:.2f}"]
     if uncounted and w.missing_count:
         causes.append(f"no passage gives a figure for what is counted: {counted_noun(question)} "

@@ -1,7 +1,9 @@
 """Load articles from files and folders: .txt, .md, .html, .json and .jsonl.
 
 Every file that cannot be used is skipped with a ``Problem`` naming it and the
-reason; the rest is loaded. Metadata a source does not state is ``None``.
+reason; the rest is loaded. Metadata a source does not state is ``None``, but
+for the title: a .txt file's headline line (:func:`headline`) is its title,
+and an article with none is titled by the start of its first sentence.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from .clean import find_boilerplate
 from .errors import ArticleError, CorpusError
 from .records import Article
+from .text import first_sentence_title, wordy_count
 
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -37,7 +40,7 @@ MAX_COLLECTION_BYTES = 200 * 1024 * 1024
 
 _BODY_KEYS = ("body", "text", "content")
 _DATE_KEYS = ("published_at", "published", "date", "pubDate", "datetime")
-_META_KEYS = ("title", "source", "url", "author")
+_META_KEYS = ("title", "source", "url", "author", "date_note")
 
 
 @dataclass(frozen=True)
@@ -241,11 +244,58 @@ def _read(path: Path, limit: int) -> tuple[str, Problem | None]:
     return _decode(data, str(path))
 
 
+# ---------------------------------------------------------------- headlines
+
+#: A first line longer than this is not a headline.
+HEADLINE_MAX_CHARS = 120
+#: A headline has at least this many words (of two letters or more, not month or
+#: day names): "The Speaker" and "What's Happening?" are an outlet and a section.
+HEADLINE_MIN_WORDS = 3
+#: A headline has at most this many words.
+HEADLINE_MAX_WORDS = 20
+_FIRST_LINE = re.compile(r"\A\s*([^\r\n]+)")
+# A sentence break inside the line ("Talks resumed. Both sides ..."): prose, not a title.
+_INNER_STOP = re.compile(r"[.!?…][\"'”’)\]]*\s+\S")
+_NOT_TITLE_START = re.compile(r"^(by\s|[#>*\-!\[|(]|https?:|www\.)", re.IGNORECASE)
+
+
+def headline(text: str, dropped: Iterable[tuple[int, int]] = ()) -> str | None:
+    """The first line of ``text`` if it looks like a headline, else None.
+
+    A headline is followed by more text, is at most ``HEADLINE_MAX_CHARS``
+    characters and ``HEADLINE_MIN_WORDS``-``HEADLINE_MAX_WORDS`` words, begins
+    with a capital letter or digit, and does not end like a sentence or clause
+    (``.``, ``,``, ``;``, ``:``) nor hold a sentence break. Bylines, links,
+    Markdown marks, datelines and lines cleaning drops as boilerplate
+    (``dropped``, spans of ``text``) are not headlines.
+    """
+    match = _FIRST_LINE.match(text)
+    if match is None or not text[match.end():].strip():
+        return None
+    line = match.group(1).strip()
+    if any(s <= match.start(1) < e for s, e in dropped):
+        return None
+    first = line.lstrip("\"'“‘")[:1]
+    if (len(line) > HEADLINE_MAX_CHARS or not (first.isupper() or first.isdigit())
+            or line.endswith((".", ",", ";", ":", "…")) or _INNER_STOP.search(line)
+            or _NOT_TITLE_START.match(line)):
+        return None
+    if wordy_count(line) < HEADLINE_MIN_WORDS or len(line.split()) > HEADLINE_MAX_WORDS:
+        return None
+    return line
+
+
 # ---------------------------------------------------------------- formats
 
 
-def make_article(text: str, meta: dict[str, Any], path: str) -> Article:
-    """An Article from a body and a metadata mapping, with cleaning applied."""
+def make_article(text: str, meta: dict[str, Any], path: str, *,
+                 headline_title: bool = False) -> Article:
+    """An Article from a body and a metadata mapping, with cleaning applied.
+
+    With no title in ``meta``, the title is the text's headline line when
+    ``headline_title`` (plain-text files) and :func:`headline` finds one, else
+    the start of its first sentence. The text is kept verbatim either way.
+    """
     if not text.strip():
         raise ArticleError(f"{path}: the article has no text")
     published = None
@@ -259,12 +309,17 @@ def make_article(text: str, meta: dict[str, Any], path: str) -> Article:
         if key == "source" and not value:
             value = meta.get("outlet") or meta.get("sitename")
         fields[key] = str(value).strip() if value not in (None, "") else None
+    dropped = find_boilerplate(text)
+    spans = [(d.start, d.end) for d in dropped]
+    if not fields["title"]:
+        fields["title"] = ((headline(text, spans) if headline_title else None)
+                           or first_sentence_title(text, spans))
     return Article(
         id=Article.make_id(text),
         text=text,
         published=published,
         path=path,
-        dropped=find_boilerplate(text),
+        dropped=dropped,
         **fields,
     )
 
@@ -391,7 +446,7 @@ def load_file(
     raw, note = _read(path, limit)
     problems = [note] if note else []
     if suffix in TEXT_SUFFIXES:
-        return [make_article(raw, meta or {}, shown)], problems
+        return [make_article(raw, meta or {}, shown, headline_title=True)], problems
     if suffix in MARKDOWN_SUFFIXES:
         front, body = _split_front_matter(raw, shown)
         return [make_article(body, {**(meta or {}), **front}, shown)], problems

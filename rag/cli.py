@@ -8,10 +8,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import RagError
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .records import Citation, Hit
 
 
 def _print_build(report: object, verbose: bool) -> None:
@@ -69,6 +72,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         return 0
     print(answer.text)
     if answer.abstained:
+        if answer.reason:
+            print(f"Why: {answer.reason}")
         if answer.hits:
             print("\nClosest passages (they do not answer the question):")
             for hit in answer.hits[:3]:
@@ -80,11 +85,11 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _label(item: object) -> str:
-    source = getattr(item, "source", None) or "unknown outlet"
-    title = getattr(item, "title", None) or f"article {getattr(item, 'article_id', '?')}"
-    published = getattr(item, "published", None)
-    return f"{source}, “{title}”" + (f", {published[:10]}" if published else "")
+def _label(item: Hit | Citation) -> str:
+    """Outlet, title and date of a hit or citation, as a reader is shown them;
+    never an article id (a hash means nothing to a reader)."""
+    title = item.title or "title not stated"
+    return f"{item.source_label}, “{title}”, {item.date_label}"
 
 
 def _cmd_search(args: argparse.Namespace) -> int:

@@ -12,6 +12,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from .text import first_sentence_title
+
+#: Shown where an article states no outlet, or no date.
+OUTLET_NOT_STATED = "outlet not stated"
+DATE_NOT_STATED = "date not stated"
+
 
 def content_id(*parts: str, length: int = 16) -> str:
     """A deterministic id: the first ``length`` hex digits of sha256 over ``parts``."""
@@ -21,6 +27,27 @@ def content_id(*parts: str, length: int = 16) -> str:
             h.update(b"\x1f")
         h.update(part.encode("utf-8"))
     return h.hexdigest()[:length]
+
+
+def source_label(source: str | None) -> str:
+    """The outlet as shown to a reader: as stated, or "outlet not stated"."""
+    return source or OUTLET_NOT_STATED
+
+
+def date_label(published: str | None, note: str | None = None) -> str:
+    """The date as shown to a reader: the stated day (``2024-05-29``), else
+    "date not stated", with what the text says about its date (``note``) if anything."""
+    if published:
+        return published[:10]
+    return f"{DATE_NOT_STATED} ({note})" if note else DATE_NOT_STATED
+
+
+def _fill_labels(obj: Any) -> None:
+    """Set a record's empty ``source_label``/``date_label`` from its metadata."""
+    if not obj.source_label:
+        object.__setattr__(obj, "source_label", source_label(obj.source))
+    if not obj.date_label:
+        object.__setattr__(obj, "date_label", date_label(obj.published))
 
 
 def _to_dict(obj: Any) -> dict[str, Any]:
@@ -53,8 +80,12 @@ class Article:
     """One news article. ``text`` is the body exactly as in the source file.
 
     Metadata the source does not state is ``None``; nothing is invented.
-    ``dropped`` lists boilerplate lines that cleaning leaves out of chunks
-    (the text itself is never altered).
+    ``title`` is the one stated (metadata, or a .txt file's headline line); the
+    loader gives an article that states none the start of its first sentence
+    (``rag.text.first_sentence_title``). ``date_note`` says what the text
+    states about its date when it gives no publication date ("photo URLs dated
+    2025/04/08"). ``dropped`` lists boilerplate lines that cleaning leaves out
+    of chunks (the text itself is never altered).
     """
 
     id: str
@@ -66,6 +97,7 @@ class Article:
     author: str | None = None
     path: str | None = None
     dropped: tuple[Dropped, ...] = ()
+    date_note: str | None = None
 
     @staticmethod
     def make_id(text: str) -> str:
@@ -82,12 +114,21 @@ class Article:
 
     @property
     def label(self) -> str:
-        """A human label: title, else file name, else the id."""
-        if self.title:
-            return self.title
-        if self.path:
-            return self.path.replace("\\", "/").rsplit("/", 1)[-1]
-        return self.id
+        """The title shown to a reader: the title, else the start of the first sentence
+        (an article built by hand, or loaded from an index built before titles were
+        derived)."""
+        return self.title or first_sentence_title(
+            self.text, ((x.start, x.end) for x in self.dropped))
+
+    @property
+    def source_label(self) -> str:
+        """The outlet shown to a reader (:func:`source_label`)."""
+        return source_label(self.source)
+
+    @property
+    def date_label(self) -> str:
+        """The date shown to a reader (:func:`date_label`)."""
+        return date_label(self.published, self.date_note)
 
 
 @dataclass(frozen=True)
@@ -148,6 +189,11 @@ class Hit:
     hints: tuple[str, ...] = ()
     rerank_score: float | None = None
     rerank_span: tuple[int, int] | None = None
+    source_label: str = ""
+    date_label: str = ""
+
+    def __post_init__(self) -> None:
+        _fill_labels(self)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -158,6 +204,7 @@ class Citation:
     """One ``[n]`` marker of an answer: a verbatim quote and where it comes from.
 
     ``quote == article.text[start:end]`` for the article ``article_id``.
+    ``source_label`` and ``date_label`` are as in :class:`Hit`.
     """
 
     n: int
@@ -171,6 +218,11 @@ class Citation:
     end: int
     score: float = 0.0
     chunk_id: str | None = None
+    source_label: str = ""
+    date_label: str = ""
+
+    def __post_init__(self) -> None:
+        _fill_labels(self)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)
@@ -182,9 +234,12 @@ class Answer:
 
     ``text`` holds the quotes with ``[n]`` markers; ``citations[n-1]`` is marker n.
     When ``abstained`` is True the articles do not answer the question; ``hits``
-    then lists the closest passages, which do *not* answer it, and ``reason``
-    says why ("the best sentence scores 0.12: 0.12 is below the threshold
-    0.18"; "... no passage gives a figure for what is counted: barrel (-0.30) ...").
+    then lists the closest passages, which do *not* answer it, ``reason`` says
+    why in plain words for a reader ("None of the closest passages mentions Pak
+    Myong Ho."; "The closest sentences do not match the question well enough to
+    quote them as an answer."), and ``reason_detail`` gives the numbers behind it
+    ("the best sentence scores 0.12: 0.12 is below the threshold 0.18"; "... no
+    passage gives a figure for what is counted: barrel (-0.30) ...").
     """
 
     question: str
@@ -195,6 +250,7 @@ class Answer:
     hints: tuple[str, ...] = ()
     confidence: float = 0.0
     reason: str = ""
+    reason_detail: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -300,10 +300,9 @@ def retrieve(
                 labels += (f"part read as about: {bridge}",)
         hits.append(Hit(
             text=chunk.text, score=round(float(fused.get(row, 0.0)), 6), rank=rank,
-            chunk_id=chunk.id,
-            article_id=article.id, title=article.title, source=article.source,
+            chunk_id=chunk.id, article_id=article.id, title=article.label, source=article.source,
             published=article.published, url=article.url, start=chunk.start, end=chunk.end,
-            hints=labels,
+            hints=labels, source_label=article.source_label, date_label=article.date_label,
             rerank_score=round(reread[row][0], 4) if row in reread else None,
             rerank_span=_span(index, reread[row][1]) if row in reread else None,
         ))

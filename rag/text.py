@@ -1,9 +1,11 @@
-"""Word-level text helpers shared by BM25 retrieval and the answer composer."""
+"""Word-level text helpers shared by BM25 retrieval and the answer composer, and the
+title given to an article that states none."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 STOPWORDS = frozenset(
@@ -56,3 +58,49 @@ def idf_table(token_lists: list[list[str]]) -> dict[str, float]:
     table: dict[str, Any] = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
     table[""] = math.log(1 + (n + 0.5) / 0.5)
     return table
+
+
+# ---------------------------------------------------------------- titles
+
+#: A title derived from an article's first sentence is at most this long.
+TITLE_CHARS = 80
+_LINE = re.compile(r"[^\r\n]+")
+# A sentence ends with . ! ? or … (maybe closing quotes or brackets) before a space.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s|$)")
+_CALENDAR = frozenset((*MONTHS, *WEEKDAYS))
+
+
+def wordy_count(line: str) -> int:
+    """How many words of two letters or more ``line`` has, month and day names
+    aside: "The Speaker" has 2, "Wednesday, 29 May 2024 – 22:46" has 0."""
+    return sum(1 for w in words(line) if w.isalpha() and len(w) > 1 and w not in _CALENDAR)
+
+
+def shorten(text: str, limit: int = TITLE_CHARS) -> str:
+    """``text`` on one line; if longer than ``limit``, cut at a word and ended with "…".
+    A final full stop is dropped (a title does not end with one)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+    cut = text.rfind(" ", 0, limit)
+    head = text[:cut] if cut > limit // 2 else text[: limit - 1]
+    return head.rstrip(" ,;:–—-") + "…"
+
+
+def first_sentence_title(text: str, skip: Iterable[tuple[int, int]] = ()) -> str:
+    """A title for an article that states none: its first sentence, shortened
+    (:func:`shorten`). Lines starting inside a ``skip`` span (boilerplate) and
+    lines of fewer than four words (section headings such as "What's
+    Happening?", outlet names, datelines) are passed over; failing any other,
+    the first line is used."""
+    spans = list(skip)
+    lines = [m for m in _LINE.finditer(text) if m.group().strip()]
+    chosen = next((m for m in lines
+                   if not any(s <= m.start() < e for s, e in spans)
+                   and wordy_count(m.group()) >= 4 and any(c.islower() for c in m.group())),
+                  lines[0] if lines else None)
+    if chosen is None:
+        return shorten(text)
+    line = chosen.group().strip()
+    end = _SENTENCE_END.search(line)
+    return shorten(line[: end.end()] if end else line)

@@ -4,6 +4,7 @@ import pytest
 import rag
 from rag.answer import (
     Weights,
+    absent_names,
     answer_type,
     calibrated_weights,
     compose,
@@ -36,6 +37,14 @@ def test_missing_names_counts_names_absent_from_passages():
     assert missing_names("Did Kim meet Xi?", [hit]) == 0.0
     assert missing_names("What is the capital of France?", [hit]) == 1.0
     assert missing_names("what happened?", [hit]) == 0.0
+
+
+def test_absent_names_are_given_as_the_question_writes_them():
+    hit = Hit(text="Kim met Xi in Beijing.", score=1, rank=1, chunk_id="c", article_id="a",
+              title=None, source=None, published=None, url=None, start=0, end=22)
+    assert absent_names("Did Kim meet Pak Myong Ho in Beijing or Paris?", [hit]) == [
+        "Pak Myong Ho", "Paris"]
+    assert absent_names("Did Kim meet Xi?", [hit]) == []
 
 
 def test_missing_names_matches_hyphenated_names_word_by_word():

@@ -1,10 +1,12 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from rag import CorpusError, bundled_corpus_dir, load_articles
-from rag.articles import METADATA_FILE, normalise_date
+from rag.articles import METADATA_FILE, headline, normalise_date
+from rag.text import TITLE_CHARS, first_sentence_title
 
 from .conftest import MULTIHOP, SHARED
 
@@ -34,6 +36,105 @@ def test_bundled_metadata_is_what_each_article_states():
         assert article.text == (bundled_corpus_dir() / Path(article.path or "").name).read_text()
 
 
+HEX_ID = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def test_every_bundled_article_shows_an_outlet_a_title_and_a_date():
+    result = load_articles([bundled_corpus_dir()])
+    by_file = {Path(a.path or "").name: a for a in result.articles}
+    assert len(by_file) == 5
+    for name, article in by_file.items():
+        for shown in (article.source_label, article.title, article.date_label):
+            assert shown and shown.strip(), name
+            assert not HEX_ID.search(shown) and "Untitled" not in shown, (name, shown)
+        # Nothing is invented: the title and outlet are in the article's own words.
+        flat = " ".join(article.text.split())
+        assert (article.title or "").removesuffix("…") in flat, name
+        assert article.source is None or article.source in flat, name
+        assert len(article.title or "") <= TITLE_CHARS + 1, name
+    assert by_file["001_d31c600e7eb441d6.txt"].source_label == "outlet not stated"
+    assert by_file["001_d31c600e7eb441d6.txt"].title == (
+        "Chinese exports to North Korea experienced a significant increase in September…")
+    assert by_file["000_41ec8c6fda7abf97.txt"].date_label == "date not stated (page © 2025)"
+    assert by_file["002_348524b5bf1d0eba.txt"].date_label == "2024-05-29"
+    assert by_file["004_e9cc1f58b883393d.txt"].date_label == (
+        "date not stated (photo URLs dated 2025/04/08)")
+    # The first lines of 003 and 004 are their headlines, as the metadata file says.
+    for name in ("003_6230062a871ff9f3.txt", "004_e9cc1f58b883393d.txt"):
+        article = by_file[name]
+        assert headline(article.text) == article.title
+
+
+@pytest.mark.parametrize("text, title", [
+    ("Port of Nampo reopens to Chinese freight\n\nThe port reopened on Tuesday.\n",
+     "Port of Nampo reopens to Chinese freight"),
+    ("\n  Is China North Korea's lifeline?\nTrade rose again in May.\n",
+     "Is China North Korea's lifeline?"),
+    ("North Korea-China trade reaches highest level in 6 years\r\nTrade rose.\r\n",
+     "North Korea-China trade reaches highest level in 6 years"),
+    ("“Security from Russia, economy from China” for Pyongyang\nBody text here.\n",
+     "“Security from Russia, economy from China” for Pyongyang"),
+])
+def test_a_headline_first_line_is_the_title(text, title):
+    assert headline(text) == title
+
+
+@pytest.mark.parametrize("text", [
+    # a sentence: it ends with a full stop
+    "The port at Nampo reopened on Tuesday.\nOfficials expect trucks to cross daily.\n",
+    # a sentence without its full stop, but with a sentence break inside
+    "Talks resumed in Beijing. Both sides met again on Monday\nMore text.\n",
+    # too long for a headline
+    "Officials at the port of Nampo said on Tuesday that freight traffic with the Chinese "
+    "city of Dandong had reached its highest level since the border closed in 2020\nMore.\n",
+    # a clause: it ends with a comma or colon
+    "In a rare move since the border closures,\nthe delegation arrived.\n",
+    "What Happened:\nThe delegation arrived.\n",
+    # an outlet name, a section heading, a dateline, a byline, a link, an image
+    "The Speaker\nWednesday, 29 May 2024 – 22:46\n\nKim Jong Un leaves Beijing\n",
+    "What's Happening?\nChinese exports rose.\n",
+    "Wednesday, 29 May 2024 – 22:46\nKim left Beijing.\n",
+    "By Lee Yu-jung and Chung Yeong-gyo\nThe talks resumed.\n",
+    "https://example.org/news/port-reopens-today\nThe port reopened.\n",
+    "![Photo of the port at Nampo](https://example.org/a.jpg)\nThe port reopened.\n",
+    # lower-case start: a hard-wrapped sentence
+    "the port reopened to freight on Tuesday after\nthree years of closure.\n",
+    # nothing after it: the line is the whole article, not its headline
+    "Port of Nampo reopens to Chinese freight\n",
+])
+def test_lines_that_are_not_headlines(text):
+    assert headline(text) is None
+
+
+def test_a_txt_headline_becomes_the_title_and_the_text_stays_verbatim(tmp_path):
+    text = "Port of Nampo reopens to Chinese freight\n\nThe port reopened on Tuesday.\n"
+    (tmp_path / "port.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "prose.txt").write_text(
+        "The port at Nampo reopened to Chinese freight on Tuesday after three years of "
+        "closure, officials said. Trucks crossed.\n", encoding="utf-8")
+    (tmp_path / "meta.txt").write_text("A headline that the metadata overrides\nBody.\n")
+    (tmp_path / METADATA_FILE).write_text(json.dumps({"meta.txt": {"title": "Given title"}}))
+    by_name = {Path(a.path or "").name: a for a in load_articles([tmp_path]).articles}
+    port = by_name["port.txt"]
+    assert port.title == "Port of Nampo reopens to Chinese freight"
+    assert port.text == text  # quotes are offsets into this text: it is not trimmed
+    prose = by_name["prose.txt"].title or ""
+    assert prose == ("The port at Nampo reopened to Chinese freight on Tuesday after three "
+                     "years of…")
+    assert len(prose) <= TITLE_CHARS + 1
+    assert by_name["meta.txt"].title == "Given title"
+
+
+def test_a_derived_title_skips_boilerplate_and_headings():
+    text = ("![x](https://example.org/a.jpg)\nWhat's Happening?\nKim Jong Un left Beijing "
+            "on Wednesday. He went to Dandong.\n")
+    image_line = (0, text.index("\n"))
+    assert first_sentence_title(text, [image_line]) == "Kim Jong Un left Beijing on Wednesday"
+    assert first_sentence_title("Short.") == "Short"
+    long_word = "x" * 200
+    assert first_sentence_title(long_word) == "x" * (TITLE_CHARS - 1) + "…"
+
+
 def test_markdown_front_matter_and_missing_metadata(tmp_path):
     (tmp_path / "a.md").write_text(
         "---\ntitle: Port reopens\nsource: Daily Wire Service\ndate: October 4, 2023\n"
@@ -44,7 +145,10 @@ def test_markdown_front_matter_and_missing_metadata(tmp_path):
     assert (md.title, md.source, md.published, md.url) == (
         "Port reopens", "Daily Wire Service", "2023-10-04", "https://example.org/a")
     txt = articles["Talks resumed in Beijing."]
-    assert (txt.title, txt.source, txt.published, txt.url, txt.author) == (None,) * 5
+    assert (txt.source, txt.published, txt.url, txt.author) == (None,) * 4
+    # No title stated: its first sentence stands in, taken from its own text.
+    assert txt.title == "Talks resumed in Beijing"
+    assert (txt.source_label, txt.date_label) == ("outlet not stated", "date not stated")
 
 
 def test_json_and_jsonl_records(tmp_path):

@@ -43,7 +43,19 @@ def test_off_topic_questions_are_abstained(use_default_index, question):
     assert answer.abstained, answer.text
     assert not answer.citations
     assert "don't answer" in answer.text
-    assert "below the threshold" in answer.reason
+    # The reader is told why in words; the numbers are kept apart.
+    assert "below the threshold" in answer.reason_detail
+    assert answer.reason.startswith(("None of the closest passages", "The closest sentences"))
+    assert not any(ch.isdigit() for ch in answer.reason), answer.reason
+
+
+def test_the_reason_names_what_no_passage_mentions(use_default_index):
+    answer = rag.ask("What is the capital of France?")
+    assert answer.abstained
+    assert "None of the closest passages mentions France." in answer.reason
+    assert "of the question's names are in no passage" in answer.reason_detail
+    data = answer.to_dict()
+    assert (data["reason"], data["reason_detail"]) == (answer.reason, answer.reason_detail)
 
 
 # "How many / how much" questions the articles do answer: the count rule must let
@@ -71,7 +83,8 @@ def test_a_count_the_articles_never_give_is_abstained(use_default_index):
     # The articles discuss Russia's aid and oil, but never give a number of barrels.
     answer = rag.ask("How many barrels of crude oil has Russia delivered to North Korea?")
     assert answer.abstained, answer.text
-    assert "no passage gives a figure for what is counted: barrel" in answer.reason
+    assert "no passage gives a figure for what is counted: barrel" in answer.reason_detail
+    assert "None of the closest passages gives a figure for barrels." in answer.reason
 
 
 def test_every_quote_is_verbatim_in_its_source_file(use_default_index, bundled_index):

@@ -1,4 +1,5 @@
 import json
+import re
 
 from rag.cli import main
 
@@ -34,3 +35,27 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert "rag build" in capsys.readouterr().err
     assert main(["build", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+HEX_ID = re.compile(r"\b[0-9a-f]{16}\b")
+
+
+def test_ask_and_search_show_outlet_title_and_date_never_a_hash(use_default_index, capsys):
+    # The exports figure is in 001, which states no outlet, headline or date.
+    assert main(["ask", "By how much did Chinese exports to North Korea rise in September?"]
+                ) == 0
+    out = capsys.readouterr().out
+    assert "30.75%" in out
+    assert ("outlet not stated, “Chinese exports to North Korea experienced a significant "
+            "increase in September…”, date not stated (September figures, no year given)"
+            in out)
+    assert not HEX_ID.search(out), out
+    assert main(["ask", "Who won the 1998 football world cup?"]) == 0
+    out = capsys.readouterr().out
+    assert "don't answer" in out and "Closest passages" in out
+    assert "Why: " in out and "threshold" not in out  # the reason in plain words
+    assert not HEX_ID.search(out), out
+    assert main(["search", "Kim Jong Un leaves Beijing", "-k", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "The Speaker, “Kim Jong Un leaves Beijing”, 2024-05-29" in out
+    assert not HEX_ID.search(out), out

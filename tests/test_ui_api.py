@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -12,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import gradio as gr
 import pytest
 from gradio_client import Client, handle_file
 
@@ -25,7 +25,7 @@ from tests.ui_fixtures import (
     ui_index,  # noqa: F401 - a fixture
 )
 from ui import uploads
-from ui.app import _parse_auth, add_articles, build_app, launch_app
+from ui.app import _parse_auth, add_articles, build_app, launch_app, upload_reply
 from ui.uploads import add_uploads, corpus_dir, sanitize_filename
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,11 +82,22 @@ def test_ask_endpoint_defaults_and_filters(client: Client) -> None:
     assert {h["source"] for h in data["hits"]} <= {"The Speaker"}
 
 
-def test_ask_endpoint_reports_bad_input(client: Client) -> None:
-    with pytest.raises(Exception, match="date"):
-        client.predict(EXPORTS_QUESTION, [], 8, [], "yesterday-ish", "", True, api_name="/ask")
-    with pytest.raises(Exception, match="empty"):
-        client.predict("  ", api_name="/ask")
+def test_ask_endpoint_answers_bad_input_with_a_chat_message(client: Client) -> None:
+    # No exception: the error is the chat's reply, and the question is left to fix.
+    history, data, box = client.predict(EXPORTS_QUESTION, [], 8, [], "yesterday-ish", "", True,
+                                        api_name="/ask")
+    said = "“yesterday-ish” in “Published since” is not a date"
+    assert said in data["error"] and box == EXPORTS_QUESTION
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    assert 'class="rag-error"' in _text(history[-1]) and said in _text(history[-1])
+    history, data, box = client.predict("  ", history, api_name="/ask")
+    assert "The question is empty" in data["error"] and box == ""
+    assert [m["role"] for m in history] == ["user", "assistant", "assistant"]
+    assert "The question is empty" in _text(history[-1])
+    # The chat goes on: the same question with a good filter is answered.
+    history, data, _ = client.predict(EXPORTS_QUESTION, history, 8, [], "", "", True,
+                                      api_name="/ask")
+    assert EXPORTS_FACT in data["text"] and len(history) == 5
 
 
 def test_only_ask_and_add_are_public(client: Client) -> None:
@@ -219,8 +230,31 @@ def test_add_articles_reports_progress_and_needs_files(own_index: Path, tmp_path
                         lambda frac, desc="": calls.append((frac, desc)))
     assert rows == [{"file": "a.txt", "status": "added", "articles": 1, "reason": ""}]
     assert calls[0][0] == 0.0 and calls[-1][0] == 1.0
-    with pytest.raises(gr.Error):
-        add_articles([], own_index)
+    assert add_articles([], own_index) == []  # no exception: the chat says what to do
+
+
+def test_the_chat_says_what_an_upload_did_and_why_a_file_was_rejected(
+        own_index: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ferries.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+    (src / "scan.txt").write_bytes(b"\x00\x01\x02" * 50)
+    (src / "empty.md").write_text("   \n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="rag.ui"):
+        rows = add_articles(sorted(src.iterdir()), own_index)
+    [record] = [r for r in caplog.records if r.name == "rag.ui"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    history = upload_reply([{"role": "user", "content": "q"}], rows)
+    assert len(history) == 2 and history[-1]["role"] == "assistant"
+    said = history[-1]["content"]
+    assert said.startswith('<div class="rag-error">')
+    assert "Added 1 file (1 article): they are searchable now." in said
+    assert "Could not add 2 files: empty.md:" in said and "scan.txt: looks like a binary" in said
+    assert "Fix the file and add it again." in said
+    # Nothing chosen: the chat says how to upload; all added: a notice, not an error.
+    assert "No file was chosen" in upload_reply([], add_articles(None, own_index))[-1]["content"]
+    ok = upload_reply(None, [{"file": "a.txt", "status": "added", "articles": 2, "reason": ""}])
+    assert ok[-1]["content"].startswith('<div class="rag-notice">Added 1 file (2 articles)')
 
 
 # ---------------------------------------------------------------- rag serve

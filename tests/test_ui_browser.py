@@ -143,5 +143,67 @@ def test_abstention_is_labelled(page: Any) -> None:
     assert "not answer" in answer.inner_text()
 
 
+#: What Gradio shows for an event that raised: a toast, or "Error" over the output.
+GRADIO_ERRORS = "[data-testid='toast-body'], [data-testid='status-tracker'] .error"
+
+
+def _reply(page: Any, act: Any) -> Any:
+    """Do ``act()`` and return the locator of the chat's new error message."""
+    before = page.locator("#rag-chat .rag-error").count()
+    act()
+    deadline = time.monotonic() + 60
+    while page.locator("#rag-chat .rag-error").count() <= before:
+        assert time.monotonic() < deadline, "no message appeared in the chat within 60 s"
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(500)  # a toast, were there one, would be up by now
+    return page.locator("#rag-chat .rag-error").last
+
+
+def _nothing_covers(page: Any, message: Any) -> None:
+    """No Gradio error toast or badge is shown, and ``message`` is on top where it is."""
+    shown = [e for e in page.locator(GRADIO_ERRORS).all() if e.is_visible()]
+    assert shown == [], [e.inner_text() for e in shown]
+    message.scroll_into_view_if_needed()
+    box = message.bounding_box()
+    assert box is not None
+    on_top = page.evaluate(
+        "([x, y]) => { const e = document.elementFromPoint(x, y);"
+        " return !!(e && e.closest('#rag-chat .rag-error')); }",
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+    assert on_top, "something covers the chat's message"
+
+
+def test_a_bad_date_filter_is_answered_in_the_chat(page: Any) -> None:
+    page.get_by_text("Search options").first.click()
+    since = page.locator("#rag-since input, #rag-since textarea").first
+    since.fill("yesterday-ish")
+    box = page.locator("#rag-question textarea")
+    box.fill(EXPORTS_QUESTION)
+    try:
+        message = _reply(page, lambda: box.press("Enter"))
+        said = message.inner_text()
+        assert "“yesterday-ish” in “Published since” is not a date" in said
+        assert "YYYY-MM-DD" in said
+        _nothing_covers(page, message)
+        # The question stays in its box, to send again once the date is fixed.
+        assert box.input_value() == EXPORTS_QUESTION
+    finally:
+        since.fill("")
+    assert EXPORTS_FACT in _ask(page, EXPORTS_QUESTION).inner_text()
+
+
+def test_a_rejected_upload_is_explained_in_the_chat(page: Any, tmp_path: Path) -> None:
+    scan = tmp_path / "scan.txt"
+    scan.write_bytes(b"\x00\x01\x02" * 50)
+    page.get_by_text("Add articles").first.click()
+    page.locator("#rag-files input[type=file]").set_input_files(str(scan))
+    page.wait_for_timeout(1000)  # the file is sent to the server first
+    message = _reply(page, lambda: page.locator("#rag-add").click())
+    said = message.inner_text()
+    assert "Could not add 1 file: scan.txt: looks like a binary file" in said
+    assert "Fix the file and add it again." in said
+    _nothing_covers(page, message)
+
+
 def test_nothing_is_fetched_from_elsewhere(page: Any) -> None:
     assert EXTERNAL == []

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import gradio as gr
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,12 +23,14 @@ from tests.ui_fixtures import (
     SPICE_QUOTE,
     ui_index,  # noqa: F401 - a fixture
 )
+from ui.app import MAX_K
 from ui.render import (
     context_span,
     esc,
     highlight,
     render_answer,
     render_citation,
+    render_error,
     render_info,
     render_question,
     safe_url,
@@ -125,6 +127,21 @@ def test_long_articles_are_windowed_around_the_quote() -> None:
     assert "characters" in card and "are shown" in card
 
 
+def test_cards_say_what_an_article_does_not_state_never_a_file_name_or_id() -> None:
+    article = _article()  # no title, outlet or date; its file is /corpus/a.txt
+    for card in (render_citation(_citation(article), article),
+                 render_answer(Answer(question="q", text="no", abstained=True,
+                                      hits=(_hit(article, QUOTE),)), _index(article))):
+        assert '<span class="rag-title">Résumé of the day 🌏</span>' in card
+        assert '<span class="rag-outlet">outlet not stated</span>' in card
+        assert '<span class="rag-date">date not stated</span>' in card
+        assert "a.txt" not in card and article.id not in card and "Untitled" not in card
+    dated = _article(source="Wire", published="2024-05-29T22:46:00")
+    card = render_citation(_citation(dated), dated)
+    assert '<span class="rag-outlet">Wire</span>' in card
+    assert '<span class="rag-date">2024-05-29</span>' in card
+
+
 # ---------------------------------------------------------------- escaping
 
 
@@ -199,10 +216,15 @@ def _hit(article: Article, passage: str, rank: int = 1) -> Hit:
 
 def test_abstention_says_why_escaped() -> None:
     answer = Answer(question="How many <b>barrels</b>?", text="no", abstained=True,
-                    reason="no passage gives a figure for what is counted: <b>barrel")
+                    reason="None of the closest passages gives a figure for <b>barrels.",
+                    reason_detail="the best sentence scores 0.52; no passage gives a figure "
+                                  "for what is counted: barrel (-0.30): 0.22 is below the "
+                                  "threshold 0.45")
     out = render_answer(answer, None)
-    assert 'class="rag-reason">Why: no passage gives a figure' in out
-    assert "&lt;b&gt;barrel" in out and "<b>barrel" not in out
+    assert 'class="rag-reason">Why: None of the closest passages gives a figure' in out
+    assert "&lt;b&gt;barrels" in out and "<b>barrels" not in out
+    # The numbers behind it are for the JSON, not for the reader.
+    assert "threshold" not in out and "0.52" not in out
     assert "rag-reason" not in render_answer(
         Answer(question="q", text="no", abstained=True), None)
 
@@ -277,10 +299,64 @@ def test_respond_passes_the_controls_to_ask(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_respond_rejects_bad_k() -> None:
-    with pytest.raises(gr.Error):
-        app.ask_request("q", k=0)
-    with pytest.raises(gr.Error):
-        app.ask_request("q", k=2.5)
+    for bad in (0, 2.5, "many", MAX_K + 1):
+        with pytest.raises(app.ChatInputError, match="whole number from 1 to"):
+            app.ask_request("q", k=bad)
+    with pytest.raises(app.ChatInputError, match="“yesterday-ish” in “Published since”"):
+        app.ask_request("q", since="yesterday-ish")
+    assert app.ask_request("q", since=" 2024-05-29 ", until="")["since"] == "2024-05-29"
+
+
+def _ui_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "rag.ui"]
+
+
+@pytest.mark.parametrize("question, kwargs, said", [
+    (EXPORTS_QUESTION, {"since": "yesterday-ish"},
+     "“yesterday-ish” in “Published since” is not a date. Write it as YYYY-MM-DD"),
+    (EXPORTS_QUESTION, {"until": "2024-13-45"}, "“2024-13-45” in “Published until” is not a date"),
+    ("   ", {}, "The question is empty; type a question about the articles."),
+    ("why " * 2000, {}, "Ask something shorter."),
+    (EXPORTS_QUESTION, {"k": 0}, "The number of passages to read must be a whole number"),
+])
+def test_user_errors_are_chat_messages_and_one_log_line(
+        ui_index: Path, caplog: pytest.LogCaptureFixture,  # noqa: F811 - fixture
+        question: str, kwargs: dict[str, Any], said: str) -> None:
+    before = [{"role": "user", "content": "earlier"}, {"role": "assistant", "content": "ok"}]
+    with caplog.at_level(logging.WARNING, logger="rag.ui"):
+        history, data, box = app.respond(question, list(before), index_dir=ui_index, **kwargs)
+    assert history[:2] == before
+    reply = history[-1]
+    assert reply["role"] == "assistant" and reply["content"].startswith('<div class="rag-error">')
+    assert html.escape(said, quote=True) in reply["content"]
+    assert "rag-answer" not in reply["content"]
+    assert said in data["error"] and "citations" not in data
+    if question.strip():
+        # The question is shown as asked, and left in the box to be fixed and sent again.
+        assert history[-2]["role"] == "user" and len(history) == 4
+        assert box == question
+    else:
+        assert len(history) == 3 and box == ""
+    [record] = _ui_records(caplog)
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert said in record.getMessage() and "\n" not in record.getMessage()
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback_and_said_briefly(
+        ui_index: Path, caplog: pytest.LogCaptureFixture,  # noqa: F811 - fixture
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_ask(question: str, **kwargs: Any) -> Answer:
+        raise RuntimeError("the sentence table is out of step (internal detail)")
+
+    monkeypatch.setattr(app.rag, "ask", broken_ask)
+    with caplog.at_level(logging.WARNING, logger="rag.ui"):
+        history, data, box = app.respond(EXPORTS_QUESTION, [], index_dir=ui_index)
+    assert history[-1]["content"] == render_error(app.UNEXPECTED_TEXT)
+    assert "internal detail" not in history[-1]["content"]
+    assert data["error"] == app.UNEXPECTED_TEXT and box == EXPORTS_QUESTION
+    [record] = _ui_records(caplog)
+    assert record.levelno == logging.ERROR and record.exc_info is not None
+    assert "internal detail" in caplog.text and "Traceback" in caplog.text
 
 
 def test_respond_on_a_real_index(ui_index: Path) -> None:  # noqa: F811 - fixture
@@ -316,10 +392,9 @@ def test_filters_reach_retrieval(ui_index: Path) -> None:  # noqa: F811 - fixtur
     _, data, _ = app.respond(EXPORTS_QUESTION, [], 8, None, "2030-01-01", None,
                              index_dir=ui_index)
     assert data["abstained"] and not data["hits"]
-    with pytest.raises(gr.Error, match="date"):
-        app.respond(EXPORTS_QUESTION, [], 8, None, "not a date", None, index_dir=ui_index)
-    with pytest.raises(gr.Error, match="empty"):
-        app.respond("   ", [], index_dir=ui_index)
+    history, data, _ = app.respond(EXPORTS_QUESTION, [], 8, None, "not a date", None,
+                                   index_dir=ui_index)
+    assert "is not a date" in data["error"] and "rag-error" in history[-1]["content"]
 
 
 def test_esc_turns_line_breaks_into_br() -> None:

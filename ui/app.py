@@ -5,12 +5,18 @@ renderers in :mod:`ui.render`) so it is tested without a browser;
 :func:`build_app` only wires them to Gradio components. The chat handler is
 exposed as the API endpoint ``/ask``: ``gradio_client`` callers get the chat
 history, the answer as JSON, and an empty question box back.
+
+Errors never cover the chat as Gradio toasts: a bad question, date filter or
+upload is answered in the conversation, in words saying what was wrong and what
+to do, and logged as one warning line (``rag.ui``); an unexpected failure is
+logged with its traceback and the chat says briefly that it happened.
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 import os
 import sys
 import time
@@ -26,16 +32,29 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import gradio as gr
 
 import rag
+from rag.articles import normalise_date
 from rag.config import Config
 from rag.errors import RagError
 from rag.index import Index
 
-from .render import CSS, render_answer, render_info, render_question, render_uploads
+from .render import (
+    CSS,
+    render_answer,
+    render_error,
+    render_info,
+    render_notice,
+    render_question,
+    render_uploads,
+)
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, add_uploads
+
+log = logging.getLogger("rag.ui")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_K = 30
+#: Characters of a question that could not be asked shown in the chat (it may be huge).
+MAX_SHOWN_QUESTION = 1000
 
 #: Shown on the empty chat when the index holds the bundled articles.
 BUNDLED_EXAMPLES = (
@@ -53,9 +72,16 @@ PLACEHOLDER = (
 
 History = list[dict[str, Any]]
 
-# Browser-side: bring the newest question (and the start of its answer) into view.
+#: Said in the chat when answering failed for a reason that is not the user's.
+UNEXPECTED_TEXT = ("Something went wrong while answering: an error in the program, not in "
+                   "your question. It is logged on the server; try again, or ask another "
+                   "question.")
+
+# Browser-side: bring the newest question (and the start of its answer) into view,
+# or the chat's newest message about a problem or an upload when it comes later.
 SCROLL_TO_QUESTION = """() => { setTimeout(() => {
-  const asked = document.querySelectorAll('#rag-chat .rag-question');
+  const asked = document.querySelectorAll(
+    '#rag-chat .rag-question, #rag-chat .rag-error, #rag-chat .rag-notice');
   if (!asked.length) return;
   const last = asked[asked.length - 1];
   let box = last.parentElement;
@@ -91,6 +117,11 @@ def config_for(index: Index, *, hybrid: bool = True, hints: bool = True) -> Conf
     return Config.from_dict({**settings, "hybrid": bool(hybrid), "hints": bool(hints)})
 
 
+class ChatInputError(ValueError):
+    """A value typed or chosen in the chat that cannot be used; the message says
+    what was wrong and what to do, in words for the reader."""
+
+
 def _blank_to_none(value: object) -> str | None:
     if value is None:
         return None
@@ -104,10 +135,28 @@ def _as_k(k: object) -> int:
     try:
         value = float(k)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise gr.Error(f"the number of passages must be a whole number, got {k!r}") from None
-    if value != int(value) or not 1 <= value <= MAX_K:
-        raise gr.Error(f"the number of passages must be a whole number from 1 to {MAX_K}")
+        value = float("nan")
+    if value != value or value != int(value) or not 1 <= value <= MAX_K:
+        raise ChatInputError(
+            f"The number of passages to read must be a whole number from 1 to {MAX_K}, "
+            f"not {k!r}. Set it under “Search options” and ask again.")
     return int(value)
+
+
+def _as_day(value: object, label: str) -> str | None:
+    text = _blank_to_none(value)
+    if text is not None and normalise_date(text) is None:
+        raise ChatInputError(
+            f"“{text}” in “{label}” is not a date. Write it as YYYY-MM-DD (for example "
+            "2024-05-29), or empty the box, and ask again.")
+    return text
+
+
+def user_message(exc: Exception) -> str:
+    """What to tell the reader about a user error: its message as a sentence."""
+    text = str(exc).strip() or "The question cannot be answered as asked."
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def ask_request(
@@ -126,8 +175,8 @@ def ask_request(
     return {
         "k": _as_k(k),
         "sources": chosen or None,  # nothing selected means every outlet
-        "since": _blank_to_none(since),
-        "until": _blank_to_none(until),
+        "since": _as_day(since, "Published since"),
+        "until": _as_day(until, "Published until"),
         "hybrid": bool(hybrid),
         "hints": bool(hints),
     }
@@ -149,11 +198,21 @@ def respond(
 
     Returns the new history (the question and the answer's HTML appended), the
     answer as a JSON-able dict (``Answer.to_dict()`` plus the ``request`` that
-    was run) and ``""`` to clear the question box. Bad input (an empty question,
-    a malformed date) raises ``gr.Error`` with a message for the user.
+    was run) and ``""`` to clear the question box.
+
+    Nothing is raised. Bad input (an empty or overlong question, a malformed
+    date) is answered in the chat by a message saying what was wrong and what
+    to do, logged as one warning line; the dict is then ``{"error": message,
+    "request": ...}`` and the question stays in its box, to be fixed and sent
+    again. An unexpected failure is logged with its traceback and the chat
+    says briefly that it happened.
     """
-    request = ask_request(question, k, sources, since, until, hybrid, hints)
+    messages = list(history or [])
+    shown = str(question or "").strip()
+    keep = str(question) if shown else ""  # left in the box, to fix and send again
+    request: dict[str, Any] | None = None
     try:
+        request = ask_request(question, k, sources, since, until, hybrid, hints)
         index = rag.get_index(index_dir)
         answer = rag.ask(
             question, k=request["k"], index=index, sources=request["sources"],
@@ -161,13 +220,29 @@ def respond(
             config=config_for(index, hybrid=request["hybrid"], hints=request["hints"]),
         )
     except (RagError, ValueError) as exc:  # QuestionError is a ValueError
-        raise gr.Error(str(exc)) from exc
-    messages = list(history or [])
+        message = user_message(exc)
+        log.warning("chat: %s", message)
+        return (_error_reply(messages, shown, message), {"error": message, "request": request},
+                keep)
+    except Exception:
+        log.exception("chat: unexpected error answering %r", shown[:200])
+        return (_error_reply(messages, shown, UNEXPECTED_TEXT),
+                {"error": UNEXPECTED_TEXT, "request": request}, keep)
     messages.append({"role": "user", "content": render_question(answer.question)})
     messages.append({"role": "assistant", "content": render_answer(answer, index)})
     data = answer.to_dict()
     data["request"] = request
     return messages, data, ""
+
+
+def _error_reply(messages: History, question: str, message: str) -> History:
+    """``messages`` with the question (if any) and the chat's reply ``message``."""
+    if question:
+        shown = question if len(question) <= MAX_SHOWN_QUESTION else (
+            question[:MAX_SHOWN_QUESTION] + "…")
+        messages.append({"role": "user", "content": render_question(shown)})
+    messages.append({"role": "assistant", "content": render_error(message)})
+    return messages
 
 
 def add_articles(
@@ -176,10 +251,14 @@ def add_articles(
     progress: Callable[..., Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Index uploaded files into the index at ``index_dir``: one result per file
-    (``file``, ``status``: added/duplicate/rejected, ``articles``, ``reason``).
-    ``progress(fraction, desc=...)`` is called as the build goes (``gr.Progress`` fits)."""
+    (``file``, ``status``: added/duplicate/rejected, ``articles``, ``reason``);
+    none for no files. ``progress(fraction, desc=...)`` is called as the build
+    goes (``gr.Progress`` fits). Nothing is raised: rejected files are logged as
+    one warning line, an unexpected failure with its traceback (every file is
+    then reported rejected, saying so)."""
     if not files:
-        raise gr.Error("choose one or more article files first")
+        log.warning("upload: %s", upload_message([]))
+        return []
 
     def on_stage(name: str, fraction: float) -> None:
         if progress is not None:
@@ -187,8 +266,54 @@ def add_articles(
 
     if progress is not None:
         progress(0.0, desc="checking files…")
-    results = add_uploads(index_dir, files, on_stage=on_stage)
-    return [r.to_dict() for r in results]
+    try:
+        rows = [r.to_dict() for r in add_uploads(index_dir, files, on_stage=on_stage)]
+    except Exception:
+        log.exception("upload: unexpected error adding %d file(s)", len(files))
+        return [{"file": Path(str(f)).name, "status": "rejected", "articles": 0,
+                 "reason": "an error in the program stopped the upload (it is logged on the "
+                           "server); try again"} for f in files]
+    if any(r["status"] == "rejected" for r in rows):
+        log.warning("upload: %s", upload_message(rows))
+    return rows
+
+
+def _files(rows: Sequence[dict[str, Any]]) -> str:
+    return f"{len(rows)} file{'s' if len(rows) != 1 else ''}"
+
+
+def upload_message(results: Sequence[dict[str, Any]]) -> str:
+    """What the chat says about an upload (``add_articles``' results): what was
+    added, and for each file that was not, why and what to do."""
+    if not results:
+        return ("No file was chosen. Choose one or more article files "
+                f"({', '.join(UPLOAD_SUFFIXES)}) under “Add articles”, then press "
+                "“Add to the index”.")
+    by = {s: [r for r in results if r.get("status") == s] for s in ("added", "duplicate",
+                                                                       "rejected")}
+    said = []
+    if by["added"]:
+        n = sum(int(r.get("articles") or 0) for r in by["added"])
+        said.append(f"Added {_files(by['added'])} ({n} article{'s' if n != 1 else ''}): "
+                    "they are searchable now.")
+    if by["duplicate"]:
+        said.append(f"{_files(by['duplicate'])} already in the index (same text): "
+                    + ", ".join(str(r.get("file")) for r in by["duplicate"]) + ".")
+    if by["rejected"]:
+        said.append(f"Could not add {_files(by['rejected'])}: "
+                    + "; ".join(f"{r.get('file')}: {r.get('reason')}" for r in by["rejected"])
+                    + ". Fix the file and add it again.")
+    return " ".join(said)
+
+
+def upload_reply(history: History | None, results: object) -> History:
+    """``history`` with the chat's message about an upload appended (an error
+    message when a file was rejected or none was chosen)."""
+    rows = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    text = upload_message(rows)
+    problem = not rows or any(r.get("status") == "rejected" for r in rows)
+    return [*(history or []), {"role": "assistant",
+                               "content": render_error(text) if problem else render_notice(text)}]
 
 
 def example_questions(index: Index) -> list[str]:
@@ -246,9 +371,6 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
     def on_add(files: list[str] | None, progress: gr.Progress = _PROGRESS) -> tuple[
             str, list[dict[str, Any]], str, Any, None]:
         results = add_articles(files, root, progress)
-        added = sum(1 for r in results if r["status"] == "added")
-        if added:
-            gr.Info(f"{added} file(s) added; they are searchable now")
         fresh = rag.get_index(root)
         return (render_uploads(results), results, render_info(fresh.info(), root),
                 gr.Dropdown(choices=fresh.sources()), None)
@@ -288,9 +410,9 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
                     )
                     with gr.Row():
                         since = gr.Textbox("", label="Published since",
-                                           placeholder="YYYY-MM-DD")
+                                           placeholder="YYYY-MM-DD", elem_id="rag-since")
                         until = gr.Textbox("", label="Published until",
-                                           placeholder="YYYY-MM-DD")
+                                           placeholder="YYYY-MM-DD", elem_id="rag-until")
                     gr.Markdown("A date filter leaves out articles with no date.",
                                 elem_classes="rag-note")
                     hybrid = gr.Checkbox(value=Config().hybrid,
@@ -300,6 +422,7 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
                 with gr.Accordion("Add articles", open=False):
                     files = gr.File(
                         file_count="multiple", file_types=list(UPLOAD_SUFFIXES),
+                        elem_id="rag-files",
                         label=f"Article files ({', '.join(UPLOAD_SUFFIXES)}; "
                               f"up to {MAX_UPLOAD_BYTES // 2**20} MB each)",
                     )
@@ -324,8 +447,11 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
                         api_visibility="private").then(None, js=SCROLL_TO_QUESTION)
         chatbot.example_select(on_example, [chatbot, *controls], ask_outputs,
                                api_visibility="private").then(None, js=SCROLL_TO_QUESTION)
+        # The chat says what the upload did (and what to do about a rejected file).
         add_button.click(on_add, [files], [table, table_data, info, sources, files],
-                         api_name="add", concurrency_limit=1, show_progress_on=[table])
+                         api_name="add", concurrency_limit=1, show_progress_on=[table]
+                         ).then(upload_reply, [chatbot, table_data], [chatbot],
+                                api_visibility="private").then(None, js=SCROLL_TO_QUESTION)
         # A page opened after an upload sees the new outlets and counts.
         demo.load(on_load, None, [info, sources], api_visibility="private")
     return demo
@@ -388,6 +514,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def serve_main(args: argparse.Namespace) -> int:
     """Run ``rag serve``: start the app, print its URL, serve until interrupted."""
+    # One line per user error in the server's output, with where it comes from.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     auth = _parse_auth(args.auth or os.environ.get("RAG_AUTH") or None)
     if not 1 <= args.port <= 65535:
         raise RagError(f"--port must be between 1 and 65535, got {args.port}")

@@ -100,22 +100,23 @@ def highlight(text: str, start: int, end: int, lo: int = 0, hi: int | None = Non
     )
 
 
-def _meta_line(source: str | None, published: str | None, url: str | None) -> str:
-    parts = [f'<span class="rag-outlet">{esc(source or "unknown outlet")}</span>',
-             f'<span class="rag-date">{esc(published[:10] if published else "undated")}</span>']
-    link = safe_url(url)
+def _meta_line(item: Citation | Hit) -> str:
+    """Outlet · date · link of a card: as the article states them, or "… not stated"."""
+    parts = [f'<span class="rag-outlet">{esc(item.source_label)}</span>',
+             f'<span class="rag-date">{esc(item.date_label)}</span>']
+    link = safe_url(item.url)
     if link:
         parts.append(f'<a class="rag-link" href="{esc(link)}" target="_blank" '
                      f'rel="noopener noreferrer">{esc(link)}</a>')
     return '<div class="rag-meta">' + " · ".join(parts) + "</div>"
 
 
-def _title(title: str | None, article: Article | None, article_id: str) -> str:
+def _title(title: str | None, article: Article | None) -> str:
+    """The card's title: the article's (stated, or the start of its first sentence);
+    never a file name or an id."""
     if title:
         return title
-    if article is not None and article.path:
-        return f"Untitled article ({article.label})"
-    return f"Untitled article {article_id}"
+    return article.label if article is not None else "title not stated"
 
 
 def _whole_article(article: Article, start: int, end: int, mark_class: str = "",
@@ -142,10 +143,10 @@ def _whole_article(article: Article, start: int, end: int, mark_class: str = "",
 def render_citation(citation: Citation, article: Article | None) -> str:
     """One evidence card: the quote highlighted in its surrounding sentences,
     outlet, title, date and link, and the whole article when opened."""
-    title = _title(citation.title, article, citation.article_id)
+    title = _title(citation.title, article)
     head = (f'<div class="rag-card-head"><span class="rag-ref">[{citation.n}]</span> '
             f'<span class="rag-title">{esc(title)}</span></div>')
-    meta = _meta_line(citation.source, citation.published, citation.url)
+    meta = _meta_line(citation)
     if article is not None and article.text[citation.start:citation.end] == citation.quote:
         lo, hi = context_span(article.text, citation.start, citation.end)
         context = highlight(article.text, citation.start, citation.end, lo, hi)
@@ -161,7 +162,7 @@ def render_citation(citation: Citation, article: Article | None) -> str:
 
 def render_passage(hit: Hit, article: Article | None) -> str:
     """A card for a retrieved passage that does *not* answer the question."""
-    title = _title(hit.title, article, hit.article_id)
+    title = _title(hit.title, article)
     text = " ".join(hit.text.split())
     if len(text) > PASSAGE_PREVIEW_CHARS:
         cut = text.rfind(" ", 0, PASSAGE_PREVIEW_CHARS)
@@ -174,7 +175,7 @@ def render_passage(hit: Hit, article: Article | None) -> str:
         '<div class="rag-card rag-not-answer">'
         '<div class="rag-card-head"><span class="rag-badge">does not answer</span> '
         f'<span class="rag-title">{esc(title)}</span></div>'
-        f"{_meta_line(hit.source, hit.published, hit.url)}"
+        f"{_meta_line(hit)}"
         f'<blockquote class="rag-context">{esc(text)}</blockquote>{full}</div>'
     )
 
@@ -236,8 +237,14 @@ def render_question(question: str) -> str:
 
 
 def render_error(message: str) -> str:
-    """An error shown in the chat (bad date, empty index...), escaped."""
-    return f'<div class="rag-error"><span class="rag-badge">error</span> {esc(message)}</div>'
+    """The chat's reply when it cannot answer as asked (a bad date, an empty
+    question, a rejected upload): ``message``, escaped, in plain words."""
+    return f'<div class="rag-error">{esc(message)}</div>'
+
+
+def render_notice(message: str) -> str:
+    """A message of the chat that is not an answer (what an upload added), escaped."""
+    return f'<div class="rag-notice">{esc(message)}</div>'
 
 
 def _outlets(outlets: Sequence[str], most: int = 12) -> str:
@@ -309,7 +316,8 @@ CSS = """
              background: #e5e7eb; color: #374151; margin-right: 4px; }
 .rag-abstain { font-weight: 600; }
 .rag-abstained .rag-abstain .rag-badge { background: #fee2e2; color: #991b1b; }
-.rag-error .rag-badge { background: #fee2e2; color: #991b1b; }
+.rag-error { border-left: 4px solid #dc2626; padding: 4px 10px; }
+.rag-notice { border-left: 4px solid #16a34a; padding: 4px 10px; }
 .rag-note { font-size: 0.82em; color: #777; }
 .rag-reason { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; }
 .rag-hints { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; font-style: italic; }
