@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import re
 import shlex
 from pathlib import Path
@@ -83,7 +84,8 @@ def test_rag_example_lines_run_as_written(tmp_path, monkeypatch, capsys):
     examples = [line for line in _command_lines() if line.startswith("rag ") and "[" not in line]
     assert examples, "the README shows no runnable rag example"
     for line in examples:
-        argv = [str(Path(arg).expanduser()) if arg.startswith("~") else arg
+        # As a shell would: ~ and $HOME expanded.
+        argv = [os.path.expandvars(str(Path(arg).expanduser()) if arg.startswith("~") else arg)
                 for arg in shlex.split(line)[1:]]
         assert main(argv) == 0, f"`{line}` failed: {capsys.readouterr().err}"
     out = capsys.readouterr().out
