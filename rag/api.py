@@ -25,6 +25,7 @@ from .parts import Part, question_parts
 from .records import Answer, Hit
 from .rerank import CrossEncoder, get_reranker
 from .retrieve import Filters, retrieve, several_parts, validate_k, validate_question
+from .scope import narrow
 from .threads import one_blas_thread
 
 IndexLike: TypeAlias = "Index | str | Path | None"
@@ -182,6 +183,9 @@ def _retrieve(idx: Index, question: str, inputs: QuestionInputs, *, k: int, conf
     and that name (None when the question was not read so)."""
     vector, parts, part_vectors, part_model_vectors = inputs
     hints = question_hints(idx, question)
+    # A large index is scored on the question's candidate articles only.
+    idx = narrow(idx, question, vector, config, filters, hints, [p.text for p in parts],
+                 part_vectors)
     reranker = reranker_for(config, question)
     hits = retrieve(idx, question, vector, k=k, config=config, filters=filters, hints=hints,
                     reranker=reranker, parts=parts, part_vectors=part_vectors,

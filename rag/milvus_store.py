@@ -129,7 +129,7 @@ class MilvusStore:
         return {"kind": self.kind, "uri": self.uri, "collection": self.collection}
 
     def candidates(self, index: Any, vector: np.ndarray, terms: Sequence[str],
-                   dense: np.ndarray, lexical: np.ndarray | None) -> _StoreCandidates:
+                   dense: np.ndarray | None, lexical: np.ndarray | None) -> _StoreCandidates:
         """One question's candidate lists, searched in Milvus (the local scores
         ``dense`` and ``lexical`` are not used). The first use checks that the
         collection holds this index's model."""

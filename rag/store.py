@@ -107,7 +107,7 @@ class CandidateStore(Protocol):
     kind: str
 
     def candidates(self, index: Any, vector: np.ndarray, terms: Sequence[str],
-                   dense: np.ndarray, lexical: np.ndarray | None) -> Candidates: ...
+                   dense: np.ndarray | None, lexical: np.ndarray | None) -> Candidates: ...
 
 
 def top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
@@ -122,19 +122,59 @@ def top(scores: np.ndarray, n: int, mask: np.ndarray | None) -> np.ndarray:
     return part[np.isfinite(scores[part])]
 
 
+#: A restricted dense search over at most this many chunks is exact (one product
+#: over their vectors); beyond it an ANN index searches with a filter.
+EXACT_SUBSET = 100_000
+
+
 class _FileCandidates:
-    def __init__(self, dense: np.ndarray, lexical: np.ndarray | None):
+    """Candidates from the index folder. ``dense``/``lexical`` are the scores of every
+    chunk when retrieval has them; else they are found here: by the FAISS index
+    when it is approximate (HNSW), by one product over the vectors when exact."""
+
+    def __init__(self, index: Any, vector: np.ndarray, terms: Sequence[str],
+                 dense: np.ndarray | None, lexical: np.ndarray | None):
+        self._index = index
+        self._vector = vector
+        self._terms = list(terms)
         self._dense = dense
         self._lexical = lexical
 
     def dense(self, n: int, restriction: Restriction) -> np.ndarray:
-        return top(self._dense, n, restriction.mask)
+        index, mask = self._index, restriction.mask
+        if self._dense is None and getattr(index, "approximate", False):
+            if mask is None:
+                return ann_search(index.faiss, self._vector, n)
+            rows = np.flatnonzero(mask)
+            if len(rows) > EXACT_SUBSET:
+                return ann_search(index.faiss, self._vector, n, rows)
+            return rows[top(index.chunk_vectors[rows] @ self._vector, n, None)]
+        if self._dense is None:
+            self._dense = index.chunk_vectors @ self._vector
+        return top(self._dense, n, mask)
 
     def lexical(self, n: int, restriction: Restriction) -> np.ndarray:
         if self._lexical is None:
-            return np.zeros(0, dtype=np.int64)
+            if not self._terms:
+                return np.zeros(0, dtype=np.int64)
+            self._lexical = self._index.bm25().get_scores(self._terms)
         rows = top(self._lexical, n, restriction.mask)
         return rows[self._lexical[rows] > 0]
+
+
+def ann_search(faiss_index: Any, vector: np.ndarray, n: int,
+               rows: np.ndarray | None = None) -> np.ndarray:
+    """The ``n`` nearest chunks by a FAISS index (within ``rows``), best first."""
+    import faiss
+
+    params = None
+    if rows is not None:
+        params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+            sel=faiss.IDSelectorBatch(rows.astype(np.int64)),
+            efSearch=max(n, faiss_index.hnsw.efSearch))
+    query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+    _, ids = faiss_index.search(query, n, params=params)
+    return ids[0][ids[0] >= 0].astype(np.int64)
 
 
 class FileStore:
@@ -143,10 +183,10 @@ class FileStore:
     kind = FILES
 
     def candidates(self, index: Any, vector: np.ndarray, terms: Sequence[str],
-                   dense: np.ndarray, lexical: np.ndarray | None) -> Candidates:
-        # The scores over every chunk are already computed by retrieval (which
-        # also needs them to break ties and to cover the question's words).
-        return _FileCandidates(dense, lexical)
+                   dense: np.ndarray | None, lexical: np.ndarray | None) -> Candidates:
+        # On a small index retrieval has already scored every chunk (it needs the
+        # scores to break ties and to cover the question's words): reuse them.
+        return _FileCandidates(index, vector, terms, dense, lexical)
 
 
 class _StoreCandidates:
