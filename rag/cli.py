@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -110,7 +111,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``rag`` argument parser; ``command`` is the subcommand about to be parsed
+    (None: any), so that heavy ones are set up only when used."""
     parser = argparse.ArgumentParser(
         prog="rag", description="Offline, citation-first answers from news articles.")
     parser.add_argument("--version", action="version", version=f"rag {__version__}")
@@ -167,21 +170,36 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_arguments(p)
         p.set_defaults(func=eval_main)
 
-    try:
-        from ui.app import add_serve_arguments, serve_main
-    except ImportError:
-        pass
-    else:
+    # The chat imports Gradio (seconds): only for `rag serve` itself (or a parser
+    # for every command, command=None), so that `rag ask` starts fast.
+    if _installed("gradio") and _installed("ui"):
         p = sub.add_parser("serve", help="open the chat in a browser")
-        add_serve_arguments(p)
-        p.set_defaults(func=serve_main)
+        if command in (None, "serve"):
+            from ui.app import add_serve_arguments, serve_main
+
+            add_serve_arguments(p)
+            p.set_defaults(func=serve_main)
     return parser
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command(argv)).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except RagError as exc:
