@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -56,7 +57,14 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_ask(args: argparse.Namespace) -> int:
     from .api import ask
 
+    if args.verbose:
+        # Says how questions are encoded, and lets models' loading bars show.
+        logging.basicConfig(format="%(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("rag").setLevel(logging.INFO)
     answer = ask(args.question, k=args.k, index=args.index, **_filters(args))
+    if args.verbose:
+        timings = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings_ms.items())
+        print(f"rag: answered in {timings}", file=sys.stderr)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -136,6 +144,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="say on stderr how the question was encoded and how long each "
+                        "stage took (and show models' loading bars)")
     _add_filters(p)
     p.set_defaults(func=_cmd_ask)
 
