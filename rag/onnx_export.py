@@ -5,6 +5,8 @@ cold ``rag ask`` (about 10 s on 2 cores, 800 MB). The index is built with the
 torch model as before; alongside, the build traces the model's transformer once
 into ONNX and keeps it in the cache (``$XDG_CACHE_HOME/rag/models/onnx``), and
 questions are then encoded by onnxruntime (:class:`rag.embeddings.OnnxEmbedder`).
+The graph and its weights are kept in two files (``model.onnx``, ``model.weights``),
+which onnxruntime loads in about half the time of one.
 
 An export is kept only if it encodes a set of probe texts (one long enough to be
 truncated, and a padded batch) as the torch model does: cosine at least
@@ -39,8 +41,10 @@ from .packages import models_cache_dir
 EncoderFactory = Callable[[Path, str, int], Callable[[list[str]], np.ndarray]]
 
 #: Bumped when the export's files or checks change, so older exports are redone.
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2
 MARKER = "export.json"
+#: The weights, kept beside the graph: onnxruntime loads them in half the time.
+WEIGHTS = "model.weights"
 #: The lowest cosine between an exported and a torch vector for the export to be kept.
 MIN_COSINE = 0.99999
 PROBES = (
@@ -188,12 +192,13 @@ def _export_into(model: Any, model_path: Path, folder: Path, pooling: str,
               contextlib.redirect_stdout(io.StringIO())):
             warnings.simplefilter("ignore")
             torch.onnx.export(States(transformer), (ids, mask, torch.zeros_like(ids)),
-                              str(folder / "model.onnx"),
+                              str(folder / "traced.onnx"),
                               input_names=["input_ids", "attention_mask", "token_type_ids"],
                               output_names=["last_hidden_state"], dynamic_axes=axes,
                               opset_version=17, dynamo=False)
     finally:
         transformer.train(was_training)
+    _weights_apart(folder / "traced.onnx", folder / "model.onnx", WEIGHTS)
     shutil.copyfile(model_path / "tokenizer.json", folder / "tokenizer.json")
 
     encode = encoder(folder, pooling, max_tokens)
@@ -215,5 +220,18 @@ def _export_into(model: Any, model_path: Path, folder: Path, pooling: str,
         "max_abs_difference": float(max(np.abs(alone - want).max(),
                                         np.abs(batched - want).max())),
         "torch": str(torch.__version__),
-        "files": {f: (folder / f).stat().st_size for f in ("model.onnx", "tokenizer.json")},
+        "files": {f: (folder / f).stat().st_size
+                  for f in ("model.onnx", WEIGHTS, "tokenizer.json")},
     }
+
+
+def _weights_apart(traced: Path, target: Path, weights: str) -> None:
+    """Save the graph ``traced`` as ``target`` with its weights in the file ``weights``
+    beside it: the same model, which onnxruntime loads in about half the time (one
+    read of the raw weights instead of parsing them out of the graph)."""
+    import onnx
+
+    model = onnx.load(str(traced))
+    onnx.save_model(model, str(target), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location=weights, size_threshold=1024)
+    traced.unlink()
