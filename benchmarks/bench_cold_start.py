@@ -34,8 +34,9 @@ QUESTION = "By how much did Chinese exports to North Korea rise in September?"
 
 
 def run_once(command: list[str], env: dict[str, str],
-             cwd: Path) -> tuple[float, float, int, str, str]:
-    """Wall seconds, peak RSS in MB, exit status, stdout and stderr of one run in
+             cwd: Path) -> tuple[float, float, float, int, str, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS in MB, exit status, stdout
+    and stderr of one run in
     ``cwd`` (``python -m`` puts it first on the path: it picks the rag that runs)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -46,7 +47,8 @@ def run_once(command: list[str], env: dict[str, str],
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return (seconds, usage.ru_maxrss / 1024, child.returncode,
+        return (seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+                child.returncode,
                 out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
 
 
@@ -84,18 +86,20 @@ def main() -> int:
         return 1
     load_before = os.getloadavg()
     first = run_once(command, env, source)  # unmeasured: page cache, a missing ONNX export
-    if first[2] != 0:
-        print(f"rag ask failed ({first[2]}):\n{first[4]}", file=sys.stderr)
+    if first[3] != 0:
+        print(f"rag ask failed ({first[3]}):\n{first[5]}", file=sys.stderr)
         return 1
     seconds: list[float] = []
+    cpu: list[float] = []
     rss: list[float] = []
     outputs, noise = set(), set()
     for _ in range(args.runs):
-        wall, peak, status, out, err = run_once(command, env, source)
+        wall, used, peak, status, out, err = run_once(command, env, source)
         if status != 0:
             print(f"rag ask failed ({status}):\n{err}", file=sys.stderr)
             return 1
         seconds.append(wall)
+        cpu.append(used)
         rss.append(peak)
         outputs.add(out)
         if err.strip():
@@ -104,6 +108,8 @@ def main() -> int:
     print(f"runs:    {args.runs} cold processes (after one unmeasured)")
     print(f"wall:    median {statistics.median(seconds):.2f} s, min {min(seconds):.2f} s, "
           f"max {max(seconds):.2f} s")
+    print(f"CPU:     median {statistics.median(cpu):.2f} s (user + system; moves less with "
+          f"the load)")
     print(f"peak RSS: median {statistics.median(rss):.0f} MB, min {min(rss):.0f} MB, "
           f"max {max(rss):.0f} MB")
     print(f"load average (1 min) before {load_before[0]:.2f}, after {load_after[0]:.2f} "
