@@ -210,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser(_command(argv)).parse_args(argv)
+    # No subcommand (`rag --help`, `rag --version`): the list of commands needs no Gradio.
+    args = build_parser(_command(argv) or "").parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except RagError as exc:

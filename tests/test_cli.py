@@ -1,6 +1,8 @@
 import json
 
-from rag.cli import main
+import pytest
+
+from rag.cli import build_parser, main
 
 
 def test_build_ask_search_json(tmp_path, capsys):
@@ -34,3 +36,17 @@ def test_errors_are_messages_not_tracebacks(tmp_path, capsys):
     assert "rag build" in capsys.readouterr().err
     assert main(["build", str(tmp_path / "missing"), "--index", str(tmp_path / "i")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_serve_is_listed_and_set_up_only_when_asked_for(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and "serve" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--help"])
+    assert done.value.code == 0 and "--port" in capsys.readouterr().out
+    # A parser for one command leaves the chat's options (and its Gradio import) out.
+    ask_only = build_parser("ask")
+    assert ask_only.parse_args(["ask", "q", "--verbose"]).verbose
+    with pytest.raises(SystemExit):
+        ask_only.parse_args(["serve", "--port", "1"])
