@@ -136,7 +136,9 @@ def load_in_background(reranker: CrossEncoder | None) -> None:
         with contextlib.suppress(Exception):
             reranker.warm_up()
 
-    threading.Thread(target=load, name="rag-load-reranker", daemon=True).start()
+    # Not a daemon: the interpreter waits for it at exit, as onnxruntime aborts the
+    # process if torn down while making a session.
+    threading.Thread(target=load, name="rag-load-reranker", daemon=False).start()
 
 
 class QuestionInputs(NamedTuple):

@@ -78,3 +78,14 @@ def test_without_an_export_the_first_ask_makes_one_quietly(default_index_dir, co
     assert first.stderr == ""
     assert first.stdout == cold.stdout
     assert list((tmp_path / "rag" / "models" / "onnx").glob("*/export.json"))
+
+
+def test_a_question_answered_before_the_reranker_loads_exits_cleanly(default_index_dir):
+    """A filter no article passes ends the question while the cross-encoder still
+    loads in its thread: the process must wait for it, not abort (onnxruntime
+    aborted with a daemon thread)."""
+    for _ in range(3):
+        done = _python("-m", "rag", "ask", "Who did Pak Myong Ho meet?", "--index",
+                       str(default_index_dir), "--source", "No Such Outlet")
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
