@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo ask test check lint types unit browser-deps bench eval clean
+.PHONY: setup demo ask test check lint types unit browser-deps bench bench-cold eval clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ check: test
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ask.py
+
+# `rag ask` as a fresh process, 7 times: median/min/max wall time and peak memory.
+bench-cold: setup
+	$(BIN)/python benchmarks/bench_cold_start.py
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/builds .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,7 @@ from .articles import LoadResult, Problem, load_articles
 from .chunks import Chunker
 from .clean import kept_blocks
 from .config import Config
-from .embeddings import Embedder, get_embedder, progress_bar
+from .embeddings import Embedder, export_for_questions, get_embedder, progress_bar
 from .errors import IndexNotFoundError, RagError
 from .index import Index, load_index
 from .index_format import (
@@ -311,6 +311,8 @@ def build_from_articles(
                 get_embedder(config.part_model), articles, sentences,
                 _previous_part_vectors(earlier, config.part_model), progress)
         del earlier  # its vectors are copied; free them before writing
+        # Once per model: questions to this index are then encoded without torch.
+        export_for_questions(embedder)
         embed_seconds = time.perf_counter() - embed_started
         dim = embedder.dimension
         sentence_vectors = sentence_vectors32.astype(np.float16)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -66,7 +68,14 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_ask(args: argparse.Namespace) -> int:
     from .api import ask
 
+    if args.verbose:
+        # Says how questions are encoded, and lets models' loading bars show.
+        logging.basicConfig(format="%(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("rag").setLevel(logging.INFO)
     answer = ask(args.question, k=args.k, index=args.index, **_filters(args))
+    if args.verbose:
+        timings = ", ".join(f"{stage} {ms:.0f} ms" for stage, ms in answer.timings_ms.items())
+        print(f"rag: answered in {timings}", file=sys.stderr)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -123,7 +132,9 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", metavar="DATE", help="only articles published on or before DATE")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``rag`` argument parser; ``command`` is the subcommand about to be parsed
+    (None: any), so that heavy ones are set up only when used."""
     parser = argparse.ArgumentParser(
         prog="rag", description="Offline, citation-first answers from news articles.")
     parser.add_argument("--version", action="version", version=f"rag {__version__}")
@@ -154,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", metavar="DIR")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="say on stderr how the question was encoded and how long each "
+                        "stage took (and show models' loading bars)")
     _add_filters(p)
     p.set_defaults(func=_cmd_ask)
 
@@ -188,21 +202,37 @@ def build_parser() -> argparse.ArgumentParser:
         add_eval_arguments(p)
         p.set_defaults(func=eval_main)
 
-    try:
-        from ui.app import add_serve_arguments, serve_main
-    except ImportError:
-        pass
-    else:
+    # The chat imports Gradio (seconds): only for `rag serve` itself (or a parser
+    # for every command, command=None), so that `rag ask` starts fast.
+    if _installed("gradio") and _installed("ui"):
         p = sub.add_parser("serve", help="open the chat in a browser")
-        add_serve_arguments(p)
-        p.set_defaults(func=serve_main)
+        if command in (None, "serve"):
+            from ui.app import add_serve_arguments, serve_main
+
+            add_serve_arguments(p)
+            p.set_defaults(func=serve_main)
     return parser
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names (its first word that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # No subcommand (`rag --help`, `rag --version`): the list of commands needs no Gradio.
+    args = build_parser(_command(argv) or "").parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except RagError as exc:

