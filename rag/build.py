@@ -31,6 +31,10 @@ from .index_format import (
     CURRENT,
     FILES,
     FORMAT_VERSION,
+    HNSW_ABOVE,
+    HNSW_EF_CONSTRUCTION,
+    HNSW_EF_SEARCH,
+    HNSW_M,
     MANIFEST,
     PART_VECTORS,
     SENTENCE_VECTORS,
@@ -230,6 +234,22 @@ def _embed(
             len(chunks) - len(todo))
 
 
+def _faiss_index(vectors: np.ndarray, dim: int) -> tuple[Any, dict[str, Any]]:
+    """The chunks' FAISS index, exact below ``HNSW_ABOVE`` chunks, HNSW above; its
+    manifest record."""
+    import faiss
+
+    if len(vectors) <= HNSW_ABOVE:
+        flat = faiss.IndexFlatIP(dim)
+        flat.add(vectors)
+        return flat, {"type": "flat"}
+    hnsw = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    hnsw.add(vectors)
+    return hnsw, {"type": "hnsw", "M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION,
+                  "efSearch": HNSW_EF_SEARCH, "above_chunks": HNSW_ABOVE}
+
+
 def _previous_store(index: Index | None) -> str:
     record = (index.manifest.get("store") if index is not None else None) or {}
     return str(record.get("uri") or FILE_STORE) if record.get("kind") == "milvus" else FILE_STORE
@@ -318,8 +338,7 @@ def build_from_articles(
         sentence_vectors = sentence_vectors32.astype(np.float16)
 
         stage("writing", 0.9)
-        flat = faiss.IndexFlatIP(dim)
-        flat.add(chunk_vectors)
+        flat, faiss_record = _faiss_index(chunk_vectors, dim)
         built_at = datetime.now(UTC).isoformat(timespec="seconds")
         corpus_hash = hashlib.sha256(
             "\n".join(sorted(a.id for a in articles)).encode()).hexdigest()[:16]
@@ -378,6 +397,7 @@ def build_from_articles(
                 },
                 "similarity": "inner product over L2-normalised vectors (cosine)",
                 "store": store_record,
+                "faiss": faiss_record,
                 "sentence_vectors": SENTENCE_VECTORS,
                 "corpus_hash": corpus_hash,
                 "counts": {

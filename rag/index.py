@@ -357,13 +357,19 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
                     (build / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line]
         chunks = [Chunk(**json.loads(line)) for line in
                   (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        chunk_vectors = np.load(build / "chunk_vectors.npy", allow_pickle=False)
+        # The large arrays are memory-mapped: pages are read as questions need
+        # them, so a large index loads in the time it takes to read its tables.
+        chunk_vectors = np.load(build / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
         faiss_index = faiss.deserialize_index(
             np.frombuffer((build / "chunks.faiss").read_bytes(), dtype=np.uint8)
         )
+        ann = manifest.get("faiss") or {}
+        if ann.get("type") == "hnsw":
+            faiss_index.hnsw.efSearch = int(ann.get("efSearch", 128))  # type: ignore[attr-defined]
         sentences = np.load(build / "sentences.npy", allow_pickle=False)
-        sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False)
-        part_vectors = (np.load(build / PART_VECTORS, allow_pickle=False)
+        sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False,
+                                   mmap_mode="r")
+        part_vectors = (np.load(build / PART_VECTORS, allow_pickle=False, mmap_mode="r")
                         if PART_VECTORS in manifest["files"] else None)
     except (OSError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
         raise CorruptIndexError(

@@ -44,6 +44,16 @@ FILES = (
     "sentence_vectors.npy",
 )
 
+#: Above this many chunks the FAISS index is HNSW (approximate), not exact flat:
+#: a flat search costs one product over every vector (≈ 125 ms at 1M chunks on 2
+#: cores), HNSW a few ms. Its recall@10 against exact is measured by
+#: benchmarks/bench_scale.py.
+HNSW_ABOVE = 200_000
+#: HNSW graph degree, construction and search depth.
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
 #: How sentence vectors are made; vectors made another way are not reused.
 SENTENCE_VECTORS = "mean of the chunk's contextual token embeddings over the sentence"
 #: The second model's sentence vectors (only when ``Config.part_model`` is set).

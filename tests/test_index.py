@@ -190,3 +190,36 @@ def test_missing_part_vectors_are_detected(part_model_index, tmp_path):
     (build / "part_vectors.npy").unlink()
     with pytest.raises(CorruptIndexError, match="part vectors"):
         rag.load_index(target)
+
+
+def test_the_faiss_index_is_chosen_by_size_and_recorded(tmp_path, monkeypatch):
+    """Small corpora get an exact flat index; above the threshold, HNSW, whose
+    candidates are what the exact search finds (on a small real index, with the
+    threshold lowered to force it)."""
+    import numpy as np
+
+    import rag
+    from rag import build as build_module
+    from rag.store import Restriction
+
+    corpus = rag.bundled_corpus_dir()
+    flat_dir, hnsw_dir = tmp_path / "flat", tmp_path / "hnsw"
+    rag.build_index([corpus], flat_dir, progress=False)
+    monkeypatch.setattr(build_module, "HNSW_ABOVE", 5)
+    rag.build_index([corpus], hnsw_dir, progress=False)
+    flat, hnsw = rag.load_index(flat_dir), rag.load_index(hnsw_dir)
+    assert flat.manifest["faiss"] == {"type": "flat"} and not flat.approximate
+    assert hnsw.manifest["faiss"]["type"] == "hnsw" and hnsw.approximate
+    assert hnsw.faiss.hnsw.efSearch == hnsw.manifest["faiss"]["efSearch"]
+    vector = flat.embedder().encode_query("Kim Jong Un visit to Beijing")
+    exact = np.argsort(-(flat.chunk_vectors @ vector), kind="stable")[:10]
+    found = hnsw.store.candidates(hnsw, vector, [], None, None).dense(10, Restriction(None, None))
+    assert list(found) == list(exact)
+    mask = np.zeros(len(hnsw.chunks), dtype=bool)
+    mask[::2] = True
+    restricted = hnsw.store.candidates(hnsw, vector, [], None, None).dense(
+        5, Restriction(None, mask))
+    assert all(mask[r] for r in restricted) and len(restricted) == 5
+    # The answers are the same on both indexes.
+    question = "By how much did Chinese exports to North Korea rise in September?"
+    assert rag.ask(question, index=flat).text == rag.ask(question, index=hnsw).text
