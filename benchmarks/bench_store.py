@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
 
 import rag
+from rag.build import build_from_articles
 from rag.evaluation.multihop import run_multihop
 from rag.index_format import resolve_build
 
@@ -52,7 +53,7 @@ def milvus_copy(source: Path, target: Path) -> tuple[Path, float]:
     config = rag.Config.from_dict(
         {**index.manifest["settings"], "store": f"milvus://{target / 'chunks.db'}"})
     started = time.perf_counter()
-    rag.build_from_articles(list(index.article_list), target, config=config, progress=False)
+    build_from_articles(list(index.article_list), target, config=config, progress=False)
     return target, time.perf_counter() - started
 
 
@@ -93,9 +94,11 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(measure(source, args.limit, questions))
+        print(json.dumps(rows[-1]), flush=True)
         copy, seconds = milvus_copy(source, Path(tmp) / "milvus-index")
         print(f"Milvus Lite collection written in {seconds:.1f} s (vectors reused)")
         rows.append(measure(copy, args.limit, questions))
+        print(json.dumps(rows[-1]), flush=True)
     head = ("store", "queries", *METRICS, "ask_p50_ms", "ask_p95_ms")
     print(" | ".join(head))
     for row in rows:

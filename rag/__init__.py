@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .api import ask, default_index_dir, get_index, search
 from .articles import Problem, bundled_corpus_dir, load_articles
-from .build import BuildReport, FileResult, add_files, build_index
+from .build import BuildReport, build_index
 from .config import Config
 from .errors import (
     ArticleError,
@@ -25,6 +25,7 @@ from .errors import (
 )
 from .index import Index, load_index
 from .records import Answer, Article, Chunk, Citation, Dropped, Hit
+from .update import FileResult, Removed, add_files, remove_articles
 from .version import __version__
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "Problem",
     "QuestionError",
     "RagError",
+    "Removed",
     "__version__",
     "add_files",
     "ask",
@@ -56,5 +58,6 @@ __all__ = [
     "get_index",
     "load_articles",
     "load_index",
+    "remove_articles",
     "search",
 ]

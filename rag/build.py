@@ -24,8 +24,8 @@ from .chunks import Chunker
 from .clean import kept_blocks
 from .config import Config
 from .embeddings import Embedder, export_for_questions, get_embedder, progress_bar
-from .errors import IndexNotFoundError, RagError
-from .index import Index, load_index
+from .errors import RagError
+from .index import Index, lexical_indexes, load_index, save_lexical
 from .index_format import (
     BUILDS,
     CURRENT,
@@ -41,7 +41,6 @@ from .index_format import (
     containing_chunks,
     current_name,
     fsync_dir,
-    manifest_settings,
     sentence_key,
     text_key,
     write_atomic,
@@ -376,6 +375,8 @@ def build_from_articles(
             np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
             np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
             files = list(FILES)
+            stage("indexing words", 0.85)
+            files.extend(save_lexical(tmp, *lexical_indexes(chunks, sentences, articles)))
             if part_vectors is not None:
                 np.save(tmp / PART_VECTORS, part_vectors, allow_pickle=False)
                 files.append(PART_VECTORS)
@@ -470,77 +471,3 @@ def build_index(
     loaded: LoadResult = load_articles(paths)
     return build_from_articles(loaded.articles, index_dir, config=config, progress=progress,
                                problems=loaded.problems, encoder=encoder)
-
-
-@dataclass(frozen=True)
-class FileResult:
-    """What happened to one file given to :func:`add_files`."""
-
-    path: str
-    status: str  # "added", "duplicate" or "rejected"
-    reason: str = ""
-    article_ids: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "status": self.status, "reason": self.reason,
-                "article_ids": list(self.article_ids)}
-
-
-def add_files(
-    index_dir: str | Path,
-    files: Iterable[str | Path],
-    *,
-    config: Config | None = None,
-    progress: bool = False,
-    on_stage: Callable[[str, float], None] | None = None,
-) -> tuple[list[FileResult], BuildReport | None]:
-    """Add article files to the index at ``index_dir`` (created if missing).
-
-    Existing articles keep their vectors, so only the new text is embedded.
-    Adding the same content twice is a no-op: same text, same id. Returns one
-    ``FileResult`` per file and the build report (None when nothing was added).
-    """
-    from .articles import load_file
-    from .errors import ArticleError
-
-    root = Path(index_dir)
-    try:
-        current = load_index(root)
-        existing = list(current.article_list)
-        config = config or Config.from_dict(
-            manifest_settings(current.manifest))
-    except IndexNotFoundError:
-        existing = []
-    known = {a.id: a.path or a.id for a in existing}
-    results: list[FileResult] = []
-    new: list[Article] = []
-    problems: list[Problem] = []
-    for f in files:
-        path = Path(f)
-        try:
-            articles, file_problems = load_file(path)
-        except ArticleError as exc:
-            results.append(FileResult(str(path), "rejected", str(exc).removeprefix(f"{path}: ")))
-            continue
-        problems.extend(file_problems)
-        fresh: list[Article] = []
-        repeats: list[Problem] = []
-        for a in articles:  # a JSON file can hold a body twice, or one already indexed
-            if a.id in known:
-                repeats.append(Problem(a.path or str(path), f"duplicate of {known[a.id]}"))
-                continue
-            known[a.id] = a.path or str(path)
-            fresh.append(a)
-        if fresh:  # (a file with nothing new is reported whole, as "duplicate")
-            problems.extend(repeats)
-        new.extend(fresh)
-        if fresh:
-            results.append(FileResult(str(path), "added", "", tuple(a.id for a in fresh)))
-        else:
-            results.append(FileResult(str(path), "duplicate", "same text is already indexed",
-                                      tuple(a.id for a in articles)))
-    if not new:
-        return results, None
-    report = build_from_articles(existing + new, root, config=config, progress=progress,
-                                 problems=problems, on_stage=on_stage)
-    return results, report

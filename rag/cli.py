@@ -125,6 +125,19 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_remove(args: argparse.Namespace) -> int:
+    from .api import default_index_dir
+    from .update import remove_articles
+
+    index_dir = Path(args.index) if args.index else default_index_dir()
+    removed, report = remove_articles(index_dir, args.targets, progress=not args.quiet)
+    for item in removed:
+        print(f"removed {len(item.article_ids)} article(s) for {item.target}")
+    if report is not None:
+        _print_build(report, verbose=False)
+    return 0
+
+
 def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", action="append", metavar="OUTLET",
                    help="only this outlet (repeat for several)")
@@ -178,6 +191,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_filters(p)
     p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("remove", help="take articles out of the index (no full rebuild)")
+    p.add_argument("targets", nargs="+", metavar="PATH|ID",
+                   help="an indexed file or folder, or an article id (or its first 6+ characters)")
+    p.add_argument("--index", metavar="DIR")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_remove)
 
     p = sub.add_parser("info", help="describe an index")
     p.add_argument("--index", metavar="DIR")

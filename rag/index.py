@@ -16,6 +16,9 @@ from .config import Config
 from .embeddings import Embedder, get_query_embedder
 from .errors import ConfigError, CorruptIndexError, IndexMismatchError
 from .index_format import (
+    BM25_CHUNKS,
+    BM25_SENTENCES,
+    IDF,
     PART_VECTORS,
     check_compatible,
     check_manifest_fields,
@@ -153,26 +156,19 @@ class Index:
         return (dates[0], dates[-1]) if dates else None
 
     def _lexical(self) -> None:
-        # BM25 and word statistics are derived from the texts on first use: quick
-        # to compute (about 3 s for MultiHop-RAG's 7.7k chunks and 57k
-        # sentences), so not stored.
+        # BM25 indexes and word statistics are written at build time (bm25s files,
+        # memory-mapped here); an index built before that derives them from the
+        # texts (about 3 s for MultiHop-RAG's 7.7k chunks and 57k sentences).
         with self._lock:
             if self._bm25 is None:
-                import bm25s
-
-
-                tokens = [tokenize(c.text) for c in self.chunks]
-                sentence_tokens = [
-                    tokenize(self.article_list[int(a)].text[int(lo):int(hi)]) or ["_"]
-                    for a, lo, hi in self.sentences
-                ]
-                sentences = bm25s.BM25(b=SENTENCE_BM25_B)
-                sentences.index(sentence_tokens or [["_"]], show_progress=False)
-                retriever = bm25s.BM25()
-                retriever.index([t or ["_"] for t in tokens], show_progress=False)
-                self._idf = idf_table(tokens)
+                if IDF in self.manifest.get("files", {}):
+                    chunks, sentences, idf = load_lexical(self.path)
+                else:
+                    chunks, sentences, idf = lexical_indexes(
+                        self.chunks, self.sentences, self.article_list)
+                self._idf = idf
                 self._sentence_bm25 = sentences
-                self._bm25 = retriever
+                self._bm25 = chunks
 
     def sentence_rows(self, article: int, start: int, end: int) -> np.ndarray:
         """Rows of the sentences of article number ``article`` that overlap [start, end)."""
@@ -292,6 +288,47 @@ class Index:
             "rag_version": self.manifest.get("rag_version"),
             "store": self.manifest.get("store") or {"kind": "files"},
         }
+
+
+def lexical_indexes(chunks: list[Chunk], sentences: np.ndarray,
+                    articles: list[Article]) -> tuple[Any, Any, dict[str, float]]:
+    """BM25 over the chunks, BM25 over the sentences (weak length normalisation,
+    ``SENTENCE_BM25_B``) and the chunks' word statistics, from the texts."""
+    import bm25s
+
+    tokens = [tokenize(c.text) for c in chunks]
+    sentence_tokens = [tokenize(articles[int(a)].text[int(lo):int(hi)]) or ["_"]
+                       for a, lo, hi in sentences]
+    by_sentence = bm25s.BM25(b=SENTENCE_BM25_B)
+    by_sentence.index(sentence_tokens or [["_"]], show_progress=False)
+    by_chunk = bm25s.BM25()
+    by_chunk.index([t or ["_"] for t in tokens], show_progress=False)
+    return by_chunk, by_sentence, idf_table(tokens)
+
+
+def save_lexical(folder: Path, chunks: Any, sentences: Any,
+                 idf: dict[str, float]) -> list[str]:
+    """Write the BM25 indexes (bm25s's own files, no pickle) and word statistics into
+    a build folder; the file names written, relative to it."""
+    names: list[str] = []
+    for sub, retriever in ((BM25_CHUNKS, chunks), (BM25_SENTENCES, sentences)):
+        retriever.save(folder / sub, allow_pickle=False)
+        names.extend(f"{sub}/{f.name}" for f in sorted((folder / sub).iterdir()))
+    (folder / IDF).write_text(json.dumps(idf), encoding="utf-8")
+    return [*names, IDF]
+
+
+def load_lexical(folder: Path) -> tuple[Any, Any, dict[str, float]]:
+    import bm25s
+
+    try:
+        chunks = bm25s.BM25.load(folder / BM25_CHUNKS, mmap=True)
+        sentences = bm25s.BM25.load(folder / BM25_SENTENCES, mmap=True)
+        idf = json.loads((folder / IDF).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise CorruptIndexError(f"the BM25 files of {folder} cannot be read ({exc}); "
+                                f"rebuild the index with rag build") from exc
+    return chunks, sentences, idf
 
 
 def open_store(record: dict[str, Any] | None) -> Any:

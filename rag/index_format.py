@@ -58,6 +58,11 @@ HNSW_EF_SEARCH = 128
 SENTENCE_VECTORS = "mean of the chunk's contextual token embeddings over the sentence"
 #: The second model's sentence vectors (only when ``Config.part_model`` is set).
 PART_VECTORS = "part_vectors.npy"
+#: BM25 indexes (bm25s files) over the chunks and over the sentences, and the
+#: chunks' word statistics, written at build time (older builds lack them).
+BM25_CHUNKS = "bm25_chunks"
+BM25_SENTENCES = "bm25_sentences"
+IDF = "idf.json"
 
 
 def text_key(text: str) -> str:

@@ -223,3 +223,34 @@ def test_the_faiss_index_is_chosen_by_size_and_recorded(tmp_path, monkeypatch):
     # The answers are the same on both indexes.
     question = "By how much did Chinese exports to North Korea rise in September?"
     assert rag.ask(question, index=flat).text == rag.ask(question, index=hnsw).text
+
+
+def test_bm25_is_written_at_build_and_an_older_build_derives_it(tmp_path):
+    """The BM25 indexes and word statistics are files of the build, loaded memory-mapped;
+    a build from before them (no such files in its manifest) still loads and scores
+    the same."""
+    import json
+    import shutil
+
+    import numpy as np
+
+    import rag
+    from rag.index_format import IDF, MANIFEST, resolve_build
+
+    new_dir, old_dir = tmp_path / "new", tmp_path / "old"
+    rag.build_index([rag.bundled_corpus_dir()], new_dir, progress=False)
+    build = resolve_build(new_dir)
+    manifest = json.loads((build / MANIFEST).read_text())
+    assert IDF in manifest["files"] and any(f.startswith("bm25_chunks/") for f in manifest["files"])
+    shutil.copytree(new_dir, old_dir)
+    old_build = resolve_build(old_dir)
+    for name in [f for f in manifest["files"] if f == IDF or f.startswith("bm25_")]:
+        del manifest["files"][name]
+    (old_build / MANIFEST).write_text(json.dumps(manifest))
+    shutil.rmtree(old_build / "bm25_chunks")
+    new, old = rag.load_index(new_dir), rag.load_index(old_dir)
+    terms = ["export", "north", "korea", "septemb"]
+    np.testing.assert_allclose(new.bm25().get_scores(terms), old.bm25().get_scores(terms),
+                               rtol=1e-6)
+    np.testing.assert_allclose(new.sentence_bm25(terms), old.sentence_bm25(terms), rtol=1e-6)
+    assert new.idf() == old.idf()

@@ -173,9 +173,7 @@ def test_leftovers_of_a_build_killed_while_writing_are_ignored_then_removed(smal
     half.mkdir()
     (half / "chunks.jsonl").write_text('{"id": "trunc')
     orphan = builds / "20990101T000001-cafef00d-2"
-    orphan.mkdir()
-    for f in live.iterdir():
-        (orphan / f.name).write_bytes(f.read_bytes())
+    shutil.copytree(live, orphan)
     (small_index / f"{CURRENT}.tmp-999").write_text("20990101T000001-caf")
     before = snapshot(small_index)
 

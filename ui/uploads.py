@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.articles import SUPPORTED_SUFFIXES
-from rag.build import add_files
 from rag.errors import RagError
+from rag.update import add_files
 
 #: Largest upload accepted, per file.
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

@@ -1,0 +1,195 @@
+"""Benchmark: rag on corpora of 10k, 100k and 1M chunks made from real news text.
+
+Run:  .venv/bin/python benchmarks/bench_scale.py [--sizes 10000,100000,1000000]
+                                                [--real-up-to 10000] [--questions 200]
+                                                [--json OUT] [--keep DIR]
+
+Each corpus is made from MultiHop-RAG's articles (../shared/datasets/multihop-rag,
+ODC-BY): new articles of about four chunks, each a run of paragraphs drawn at random
+(seeded) from the real articles, with a real outlet and date, and a new id (its text
+differs). Sizes up to ``--real-up-to`` chunks are embedded with the real model
+(all-MiniLM-L6-v2); larger ones with a fast hashed embedder (words hashed into 384
+dimensions), since the real model embeds about 25 chunks/s on 2 cores (1M chunks would
+take about 11 hours). Questions are always encoded by the real model, so on a hashed
+corpus the answers mean nothing, but the work per question is the same.
+
+Per size, a fresh process loads the index and reports: build seconds, disk MB, RSS
+after load, load seconds, ``search()`` and ``ask()`` p50/p95 over ``--questions``
+MultiHop-RAG queries, and ANN recall@10 of the FAISS index against exact search
+(1.0 for the exact flat index of small corpora). Prints one JSON object per size and
+a table. A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from machine import describe
+
+REPO = Path(__file__).resolve().parents[1]
+DATASET = REPO.parent / "shared" / "datasets" / "multihop-rag"
+CHARS_PER_CHUNK = 1_000  # about 256 MiniLM tokens of news English
+CHUNKS_PER_ARTICLE = 4
+DIM = 384
+
+
+def make_corpus(n_chunks: int, out: Path, seed: int = 7) -> int:
+    """Write about ``n_chunks`` chunks' worth of new articles as JSON lines; the count."""
+    corpus = json.loads((DATASET / "corpus.json").read_text(encoding="utf-8"))
+    paragraphs = [p.strip() for a in corpus for p in re.split(r"\n\s*\n|\n", a["body"])
+                  if len(p.strip()) > 80]
+    meta = [(a["source"], a["published_at"]) for a in corpus]
+    rng = random.Random(seed)
+    n_articles = max(1, n_chunks // CHUNKS_PER_ARTICLE)
+    with out.open("w", encoding="utf-8") as handle:
+        for i in range(n_articles):
+            body: list[str] = []
+            while sum(len(p) for p in body) < CHUNKS_PER_ARTICLE * CHARS_PER_CHUNK * 0.9:
+                body.append(paragraphs[rng.randrange(len(paragraphs))])
+            source, published = meta[rng.randrange(len(meta))]
+            title = f"Report {i}: " + " ".join(body[0].split()[:8])
+            handle.write(json.dumps({"title": title, "body": "\n\n".join(body),
+                                     "source": source, "published_at": published}) + "\n")
+    return n_articles
+
+
+class HashEncoder:
+    """Words hashed into ``DIM`` dimensions, normalised: fast, deterministic, meaningless."""
+
+    def _one(self, text: str) -> np.ndarray:
+        from rag.text import tokenize
+
+        v = np.zeros(DIM, dtype=np.float32)
+        for word in tokenize(text):
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+            v[h % DIM] += 1.0 if h & 1 << 31 else -1.0
+        n = float(np.linalg.norm(v))
+        return v / n if n else v
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+
+    def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *,
+                          progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        vectors = self.encode(texts)
+        pooled = [self.encode([t[s:e] for s, e in sp]) if sp else np.zeros((0, DIM), np.float32)
+                  for t, sp in zip(texts, spans, strict=True)]
+        return vectors, pooled
+
+
+def disk_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
+CHILD = r"""
+import json, resource, statistics, sys, time
+import numpy as np
+import rag
+t0 = time.perf_counter()
+index = rag.load_index(sys.argv[1])
+index.bm25()  # BM25 files are opened on first use: count them in the load
+load_s = time.perf_counter() - t0
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+questions = json.loads(sys.argv[2])
+rag.ask("warm-up question about trade", index=index)
+search, ask = [], []
+for q in questions:
+    t = time.perf_counter()
+    rag.search(q, index=index, k=10)
+    search.append(time.perf_counter() - t)
+    t = time.perf_counter()
+    rag.ask(q, index=index)
+    ask.append(time.perf_counter() - t)
+def pct(v, p):
+    v = sorted(v); return v[min(len(v) - 1, round(p * (len(v) - 1)))]
+recall = 1.0
+if index.approximate:
+    vectors = index.chunk_vectors
+    hits = []
+    for q in questions:
+        v = index.embedder().encode_query(q)
+        exact = set(np.argsort(-(vectors @ v))[:10].tolist())
+        _, ids = index.faiss.search(v.reshape(1, -1).astype("float32"), 10)
+        hits.append(len(exact & set(ids[0].tolist())) / 10)
+    recall = statistics.mean(hits)
+print(json.dumps({"load_s": round(load_s, 2), "rss_mb": round(rss_mb),
+                  "search_p50_ms": round(statistics.median(search) * 1000, 1),
+                  "search_p95_ms": round(pct(search, 0.95) * 1000, 1),
+                  "ask_p50_ms": round(statistics.median(ask) * 1000, 1),
+                  "ask_p95_ms": round(pct(ask, 0.95) * 1000, 1),
+                  "ann_recall_at_10": round(recall, 4)}))
+"""
+
+
+def run_size(n: int, real: bool, questions: list[str], work: Path) -> dict[str, object]:
+    import rag
+
+    corpus = work / f"corpus-{n}"
+    corpus.mkdir()
+    n_articles = make_corpus(n, corpus / "news.jsonl")
+    index_dir = work / f"index-{n}"
+    started = time.perf_counter()
+    report = rag.build_index([corpus], index_dir, progress=False,
+                             encoder=None if real else HashEncoder())
+    build_s = time.perf_counter() - started
+    child = subprocess.run([sys.executable, "-c", CHILD, str(index_dir), json.dumps(questions)],
+                           capture_output=True, text=True, check=True)
+    measured = json.loads(child.stdout.strip().splitlines()[-1])
+    return {"chunks": report.chunks, "articles": n_articles, "sentences": report.sentences,
+            "embedder": "all-MiniLM-L6-v2" if real else "hashed (timing only)",
+            "build_s": round(build_s, 1), "disk_mb": round(disk_mb(index_dir), 1),
+            **measured}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--real-up-to", type=int, default=10_000)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--json", metavar="OUT")
+    parser.add_argument("--keep", metavar="DIR", help="keep corpora and indexes here")
+    args = parser.parse_args()
+    queries = [q["query"] for q in json.loads((DATASET / "queries.json").read_text())]
+    step = max(1, len(queries) // args.questions)
+    questions = queries[::step][: args.questions]
+    print(f"machine: {describe()}", flush=True)
+    rows = []
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        for n in (int(s) for s in args.sizes.split(",")):
+            row = run_size(n, n <= args.real_up_to, questions, work)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    head = ("chunks", "embedder", "build_s", "disk_mb", "rss_mb", "load_s", "search_p50_ms",
+            "ask_p50_ms", "ask_p95_ms", "ann_recall_at_10")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in rows:
+        print("| " + " | ".join(str(row[h]) for h in head) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": describe(), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
