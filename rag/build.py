@@ -188,6 +188,7 @@ def _embed(
     cache: dict[str, np.ndarray],
     progress: bool,
     encoder: Encoder | None = None,
+    checkpoint: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Chunk and sentence vectors; returns (chunks, sentences, embedded, reused).
 
@@ -195,7 +196,9 @@ def _embed(
     (the mean of its contextual token embeddings), so sentences cost no extra
     model calls; the rare sentence that straddles chunks is encoded on its own.
     ``encoder`` (e.g. a :class:`rag.ray_embed.RayEncoder` of the same model)
-    does the encoding in place of ``embedder``.
+    does the encoding in place of ``embedder``. Chunks are embedded in groups of
+    ``RESUME_EVERY``, each handed to ``checkpoint`` when done, so that a build
+    that is interrupted can resume from what it had embedded.
     """
     run: Encoder = encoder if encoder is not None else embedder
     owner = containing_chunks(chunks, sentences, articles)
@@ -212,13 +215,23 @@ def _embed(
     todo = [i for i, c in enumerate(chunks)
             if chunk_keys[i] not in cache or any(
                 sentence_key(c.text, s, e) not in cache for s, e in spans[i])]
-    if todo:
+    bar = progress_bar(len(todo)) if progress and todo else None
+    for lo in range(0, len(todo), RESUME_EVERY):
+        group = todo[lo: lo + RESUME_EVERY]
         vecs, span_vecs = run.encode_with_spans(
-            [chunks[i].text for i in todo], [spans[i] for i in todo], progress=progress)
-        for i, v, sv in zip(todo, vecs, span_vecs, strict=True):
-            cache[chunk_keys[i]] = v
+            [chunks[i].text for i in group], [spans[i] for i in group])
+        done: dict[str, np.ndarray] = {}
+        for i, v, sv in zip(group, vecs, span_vecs, strict=True):
+            done[chunk_keys[i]] = v
             for (s, e), row in zip(spans[i], sv, strict=True):
-                cache[sentence_key(chunks[i].text, s, e)] = row
+                done[sentence_key(chunks[i].text, s, e)] = row
+        cache.update(done)
+        if checkpoint is not None:
+            checkpoint(done)
+        if bar is not None:
+            bar.update(len(group))
+    if bar is not None:
+        bar.close()
     orphans = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
     if orphans:
         texts = [articles[a].text[s:e] for a, s, e in sentences[orphans].tolist()]
@@ -231,6 +244,41 @@ def _embed(
                         else np.zeros((0, dim), dtype=np.float32))
     return (np.ascontiguousarray(chunk_vectors), sentence_vectors, len(todo) + len(orphans),
             len(chunks) - len(todo))
+
+
+#: Chunks embedded between two checkpoints of an interrupted build's work.
+RESUME_EVERY = 1024
+#: Where a build keeps what it has embedded until it goes live (removed then).
+RESUME = ".resume"
+
+
+def _save_resume(root: Path, model: str, done: dict[str, np.ndarray]) -> None:
+    """Keep a group of new vectors (keyed by content hash) for a build that resumes."""
+    if not done:
+        return
+    folder = root / RESUME
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"{len(list(folder.glob('*.npz'))):06d}.npz"
+    keys = np.array(list(done), dtype=str)
+    tmp = part.with_suffix(".tmp.npz")
+    np.savez(tmp, keys=keys, vectors=np.stack(list(done.values())).astype(np.float32),
+             model=np.array(model))
+    os.replace(tmp, part)
+
+
+def _resume_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]:
+    """The vectors an interrupted build of ``model`` had embedded (see ``_save_resume``);
+    a damaged or foreign part is skipped (its chunks are embedded again)."""
+    out: dict[str, np.ndarray] = {}
+    for part in sorted((root / RESUME).glob("[0-9]*.npz")) if (root / RESUME).is_dir() else []:
+        try:
+            with np.load(part, allow_pickle=False) as data:
+                if str(data["model"]) != model or data["vectors"].shape[1:] != (dim,):
+                    continue
+                out.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
 
 
 def _faiss_index(vectors: np.ndarray, dim: int) -> tuple[Any, dict[str, Any]]:
@@ -318,10 +366,13 @@ def build_from_articles(
         earlier = _previous_index(root)
         store_uri = config.store or _previous_store(earlier)
         cache = _previous_vectors(earlier, config.model, embedder.dimension)
+        resumed = _resume_vectors(root, config.model, embedder.dimension)
+        cache.update(resumed)
         stage("embedding", 0.1)
         embed_started = time.perf_counter()
         chunk_vectors, sentence_vectors32, embedded, reused = _embed(
-            embedder, articles, chunks, sentences, cache, progress, encoder)
+            embedder, articles, chunks, sentences, cache, progress, encoder,
+            checkpoint=lambda done: _save_resume(root, config.model, done))
         part_vectors: np.ndarray | None = None
         part_embedded = 0
         if config.part_model:
@@ -432,6 +483,7 @@ def build_from_articles(
         except OSError as exc:
             raise write_error(root, exc) from exc
         _collect_garbage(builds, keep={build_id, previous})
+        shutil.rmtree(root / RESUME, ignore_errors=True)  # embedded work is in the build now
         for stale in root.glob(f"{CURRENT}.tmp-*"):  # left by a build killed while swapping
             stale.unlink(missing_ok=True)
         stage("done", 1.0)

@@ -225,19 +225,22 @@ class Embedder:
         """
         self.warm_up()
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        span_vectors: list[np.ndarray] = []
+        span_vectors: list[np.ndarray | None] = [None] * len(texts)
         bar = progress_bar(len(texts)) if progress else None
-        for lo in range(0, len(texts), batch):
-            part = texts[lo: lo + batch]
-            for j, (vector, tokens, starts, ends) in enumerate(self._token_states(part)):
-                i = lo + j
+        # Batches of texts of similar length: a batch is padded to its longest
+        # text, so mixing a headline with full chunks wastes most of a pass.
+        order = sorted(range(len(texts)), key=lambda i: (len(texts[i]), i))
+        for lo in range(0, len(order), batch):
+            rows = order[lo: lo + batch]
+            states = self._token_states([texts[i] for i in rows])
+            for i, (vector, tokens, starts, ends) in zip(rows, states, strict=True):
                 vectors[i] = vector / (np.linalg.norm(vector) or 1.0)
-                span_vectors.append(_span_rows(tokens, starts, ends, spans[i], vectors[i]))
+                span_vectors[i] = _span_rows(tokens, starts, ends, spans[i], vectors[i])
             if bar is not None:
-                bar.update(len(part))
+                bar.update(len(rows))
         if bar is not None:
             bar.close()
-        return vectors, span_vectors
+        return vectors, [v for v in span_vectors if v is not None]
 
     def _token_states(self, texts: list[str]) -> list[TokenStates]:
         """Per text: its vector, its tokens' final states (special tokens included)

@@ -335,3 +335,37 @@ def test_the_same_corpus_rebuilt_within_a_second_gets_its_own_build(small_index,
     assert report.build_dir.name.rsplit("-", 1)[0] in taken
     assert resolve_build(small_index) == report.build_dir
     assert rag.load_index(small_index).build_id == report.build_dir.name
+
+
+def test_an_interrupted_build_resumes_from_what_it_had_embedded(tmp_path, monkeypatch):
+    """A build that dies after embedding some groups of chunks leaves them in the index
+    folder; the next build embeds only the rest, and the index equals a clean build's."""
+    from rag import build as build_module
+    from rag.embeddings import get_embedder
+
+    monkeypatch.setattr(build_module, "RESUME_EVERY", 1)
+    corpus = write_corpus(tmp_path / "a", ARTICLES_A)
+    clean = rag.build_index([corpus], tmp_path / "clean", progress=False)
+    assert clean.chunks >= 3
+    model = get_embedder(rag.Config().model)
+
+    class DiesOnThirdGroup:
+        calls = 0
+
+        def encode_with_spans(self, texts, spans, *, progress=False):
+            DiesOnThirdGroup.calls += 1
+            if DiesOnThirdGroup.calls == 3:
+                raise KeyboardInterrupt  # as a user's Ctrl-C would
+            return model.encode_with_spans(texts, spans)
+
+        def encode(self, texts, *, progress=False):
+            return model.encode(texts)
+
+    target = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        rag.build_index([corpus], target, progress=False, encoder=DiesOnThirdGroup())
+    assert not (target / CURRENT).exists() and len(list((target / ".resume").iterdir())) == 2
+    report = rag.build_index([corpus], target, progress=False)
+    assert report.embedded < clean.embedded and not (target / ".resume").exists()
+    np.testing.assert_allclose(rag.load_index(target).chunk_vectors,
+                               rag.load_index(tmp_path / "clean").chunk_vectors, atol=1e-5)
