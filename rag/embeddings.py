@@ -491,13 +491,19 @@ _EMBEDDERS: dict[str, Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
 
+def _shared(cache: dict[str, Embedder], lock: threading.Lock, model: str,
+            make: Callable[[str], Embedder]) -> Embedder:
+    """``make(model)`` once per process: the weights load once."""
+    with lock:
+        embedder = cache.get(model)
+        if embedder is None:
+            embedder = cache[model] = make(model)
+        return embedder
+
+
 def get_embedder(model: str) -> Embedder:
     """A shared Embedder per model name, so the weights load once per process."""
-    with _EMBEDDERS_LOCK:
-        embedder = _EMBEDDERS.get(model)
-        if embedder is None:
-            embedder = _EMBEDDERS[model] = make_embedder(model)
-        return embedder
+    return _shared(_EMBEDDERS, _EMBEDDERS_LOCK, model, make_embedder)
 
 
 def export_for_questions(embedder: Embedder) -> Path | None:
@@ -550,8 +556,4 @@ _QUERY_EMBEDDERS_LOCK = threading.Lock()
 
 def get_query_embedder(model: str) -> Embedder:
     """A shared question Embedder per model name (see :func:`make_query_embedder`)."""
-    with _QUERY_EMBEDDERS_LOCK:
-        embedder = _QUERY_EMBEDDERS.get(model)
-        if embedder is None:
-            embedder = _QUERY_EMBEDDERS[model] = make_query_embedder(model)
-        return embedder
+    return _shared(_QUERY_EMBEDDERS, _QUERY_EMBEDDERS_LOCK, model, make_query_embedder)

@@ -86,6 +86,8 @@ class Index:
                                      dtype=str)
         self.chunk_article = np.array([self.article_position[c.article_id] for c in chunks],
                                       dtype=np.int64)
+        #: Builds write chunks article by article; a view then slices rows by range.
+        self.chunks_in_article_order = bool(np.all(np.diff(self.chunk_article) >= 0))
         # Sentences are stored sorted by (article, start): slice per article.
         counts = np.bincount(sentences[:, 0], minlength=len(articles)) if len(sentences) else (
             np.zeros(len(articles), dtype=np.int64)

@@ -84,8 +84,14 @@ class IndexView(Index):
     def __init__(self, full: Index, article_positions: np.ndarray):
         positions = np.unique(article_positions).astype(np.int64)
         articles = [full.article_list[int(p)] for p in positions]
-        keep = np.isin(full.chunk_article, positions)
-        chunk_rows = np.flatnonzero(keep)
+        if full.chunks_in_article_order:  # each article's chunks are one range of rows
+            starts = np.searchsorted(full.chunk_article, positions, side="left")
+            ends = np.searchsorted(full.chunk_article, positions, side="right")
+            chunk_rows = (np.concatenate([np.arange(a, b) for a, b in zip(starts, ends,
+                                                                          strict=True)])
+                          .astype(np.int64) if len(positions) else np.zeros(0, dtype=np.int64))
+        else:
+            chunk_rows = np.flatnonzero(np.isin(full.chunk_article, positions))
         sentence_rows = np.concatenate(
             [np.arange(full.sentence_offsets[p], full.sentence_offsets[p + 1]) for p in positions]
         ).astype(np.int64) if len(positions) else np.zeros(0, dtype=np.int64)
