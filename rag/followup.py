@@ -44,6 +44,7 @@ from .followup_words import (
     DEMONSTRATIVES,
     DEMONYM_SET,
     OPPOSITES,
+    PERSON_NOUNS,
     PERSON_PRONOUNS,
     POINTING,
     POINTING_LAST,
@@ -252,10 +253,14 @@ _VERB_LIKE = re.compile(r"^(?:\w+ed|is|are|was|were|has|have|had|went|met|led|sa
                         r"became|began|visited|arrived)$", re.IGNORECASE)
 
 
-def _unbound(tokens: list[str], at: int, names_before: int) -> bool:
+def _unbound(tokens: list[str], at: int, names_before: Sequence[str]) -> bool:
     """Whether the pronoun at ``tokens[at]`` has nothing before it in the question
-    to refer to (no name, and at most one content word)."""
-    return names_before == 0 and len(_content(tokens[:at])) <= 1
+    to refer to: for "he"/"she", no person's name and no noun for a person ("the
+    spokesman"); for "it"/"they", no name and at most one content word."""
+    if tokens[at] in PERSON_PRONOUNS:
+        return not any(name_kind(n) == "person" for n in names_before) and not (
+            PERSON_NOUNS & set(tokens[:at]))
+    return not names_before and len(_content(tokens[:at])) <= 1
 
 
 def _expletive_it(tokens: list[str], at: int) -> bool:
@@ -284,7 +289,7 @@ def _signals(question: str, outlets: Sequence[str]) -> list[str]:
         found.append("wh")
     names = _names(text, outlets)
     for i, t in enumerate(tokens):
-        before = sum(1 for n in names if text.lower().find(n.lower()) < _token_at(text, i))
+        before = [n for n in names if text.lower().find(n.lower()) < _token_at(text, i)]
         if (t in PERSON_PRONOUNS or (t in THING_PRONOUNS and not (
                 t == "it" and _expletive_it(tokens, i)))) and _unbound(tokens, i, before):
             found.append("pronoun")
@@ -385,8 +390,6 @@ def _subject(turn: Turn, outlets: Sequence[str]) -> str:
 _PREP_THEN_POINTER = re.compile(
     r"\b(?P<prep>to|about|on|of|with|after|before|over|for|behind|against|at)\s+"
     r"(?:that|this|it|those|these)$", re.IGNORECASE)
-_POINTER_DETERMINER = re.compile(
-    r"\b(?:[Tt]hat|[Tt]his|[Tt]hose|[Tt]hese)\s+(?=[a-z][\w-]*(?:\s+\S+)?$)")
 
 
 def _with_context(text: str, turn: Turn, outlets: Sequence[str]) -> str:
@@ -398,7 +401,6 @@ def _with_context(text: str, turn: Turn, outlets: Sequence[str]) -> str:
     m = _PREP_THEN_POINTER.search(body)
     if m:
         return _capital(f"{body[:m.end('prep')]} {subject}") + "?"
-    body = _POINTER_DETERMINER.sub(lambda x: "the " if x.group(0)[0].islower() else "The ", body)
     return _capital(f"{body}, regarding {subject}") + "?"
 
 
@@ -423,7 +425,8 @@ def _put_in(previous: str, x: str, outlets: Sequence[str]) -> str | None:
         date = new.group("date")
         old = dates(q)
         if old:
-            prep = new.group("prep") or old[0].group("prep") or date_prep(date)
+            prep = new.group("prep") or (old[0].group("prep") or date_prep(date)
+                                         if date_prep(date) else "")
             q = q[:old[0].start()] + (f"{prep} " if prep else "") + date + q[old[0].end():]
         else:
             prep = new.group("prep") or date_prep(date)
@@ -504,28 +507,50 @@ _PRONOUN = re.compile(r"\b(?:he|she|him|his|her|hers|it|its|they|them|their|thei
                       re.IGNORECASE)
 
 
-def _antecedent(pronoun: str, turn: Turn, outlets: Sequence[str]) -> str | None:
-    """The name a pronoun of the follow-up stands for (see the module's doc)."""
+_FAMILY = {"him": "he", "his": "he", "her": "she", "hers": "she", "its": "it",
+           "them": "they", "their": "they", "theirs": "they"}
+
+
+def _antecedents(pronoun: str, turn: Turn, outlets: Sequence[str]) -> list[str]:
+    """The names a pronoun of the follow-up may stand for, likeliest first (see
+    the module's doc)."""
     asked = _names(_strip(turn.question), outlets)
     named = _answer_names(turn, outlets)
+    people_asked = [n for n in asked if name_kind(n) == "person"]
+    people_named = _speakers_first([n for n in named if name_kind(n) == "person"],
+                                   turn.quotes[0] if turn.quotes else "")
     if pronoun in PERSON_PRONOUNS:
-        people_asked = [n for n in asked if name_kind(n) == "person"]
-        people_named = [n for n in named if name_kind(n) == "person"]
-        first = people_named if _asks_name(turn.question) == "who" else people_asked
+        first = people_named if _asks_person(turn.question) else people_asked
         pool = first + people_asked + people_named
     elif pronoun in ("it", "its"):
         # "it" is the thing a which/what question asked for; else the event (left
         # to the subject the question is then asked with).
-        things = [n for n in named if name_kind(n) != "person" and n.lower() not in DEMONYM_SET]
+        things = [n for n in named if n.lower() not in DEMONYM_SET]
         pool = things if _asks_name(turn.question) == "which" else []
     else:
-        people = [n for n in [*asked, *named] if name_kind(n) == "person"]
-        if len(people) >= 2 and _asks_name(turn.question) == "who":
-            return f"{people[0]} and {people[1]}"
-        things = [n for n in [*asked, *named] if name_kind(n) != "person"
-                  and n.lower() not in DEMONYM_SET]
-        pool = things + people
-    return pool[0] if pool else None
+        # "they": the people of a who-question; else left to the subject.
+        people = people_asked + people_named
+        if len(people) >= 2 and _asks_person(turn.question):
+            return [f"{people[0]} and {people[1]}"]
+        pool = []
+    return list(dict.fromkeys(pool))
+
+
+def _asks_person(question: str) -> bool:
+    """Whether ``question`` asks who: "Who …?", "Which analyst …?"."""
+    asked = _asks_name(question)
+    return asked == "who" or (asked == "which" and bool(
+        PERSON_NOUNS & set(words(_strip(question))[1:4])))
+
+
+def _speakers_first(names: list[str], quote: str) -> list[str]:
+    """``names`` with those the quote attributes words to ("…, said Duyeon Kim")
+    first: a quote's speaker is who a who-question asked for."""
+    def speaks(name: str) -> bool:
+        n = re.escape(name)
+        return bool(re.search(rf"\b(?:said|says|told|according to)\s+(?:[\w.-]+\s+){{0,4}}?{n}"
+                              rf"|{n}\s+(?:said|says|told|added|wrote)\b", quote))
+    return sorted(names, key=lambda n: not speaks(n))
 
 
 def _replace_pronouns(text: str, turn: Turn, outlets: Sequence[str]) -> str:
@@ -535,16 +560,20 @@ def _replace_pronouns(text: str, turn: Turn, outlets: Sequence[str]) -> str:
     out: list[str] = []
     last = 0
     tokens = words(text)
+    taken: dict[str, str] = {}  # "she … him": two pronouns, two people
     for m in _PRONOUN.finditer(text):
         pronoun = m.group(0).lower()
-        before = sum(1 for n in names if 0 <= text.find(n) < m.start())
+        before = [n for n in names if 0 <= text.find(n) < m.start()]
         index = len(words(text[:m.start()]))
         if not _unbound(tokens, index, before) or (
                 pronoun == "it" and _expletive_it(tokens, index)):
             continue
-        name = _antecedent(pronoun, turn, outlets)
+        family = _FAMILY.get(pronoun, pronoun)
+        name = taken.get(family) or next(
+            (n for n in _antecedents(pronoun, turn, outlets) if n not in taken.values()), None)
         if name is None:
             continue
+        taken[family] = name
         following = words(text[m.end():])[:1]
         possessive = pronoun in ("his", "its", "their", "theirs", "hers") or (
             pronoun == "her" and bool(following) and following[0] not in STOPWORDS)

@@ -58,6 +58,15 @@ DEMONYMS = (
     "taiwanese thai tunisian turkish ugandan ukrainian venezuelan vietnamese welsh yemeni "
     "american african asian"
 ).split()
+#: Nouns for people: "Which analyst said …?" asks for a person, and "he" after
+#: "the spokesman" has that to refer to.
+PERSON_NOUNS = frozenset(
+    "analyst analysts official officials spokesman spokeswoman spokesperson minister leader "
+    "leaders expert experts president premier chancellor secretary ambassador diplomat envoy "
+    "ceo founder chairman chairwoman chair executive director manager coach player players "
+    "author writer reporter journalist professor fellow researcher scientist economist lawyer "
+    "judge attorney senator governor mayor king queen prince commander officer soldier actor "
+    "actress singer star person man woman boy girl fan fans critic critics owner boss".split())
 CITIES = (
     "beijing shanghai pyongyang seoul tokyo moscow washington london paris berlin rome "
     "madrid kyiv kiev delhi mumbai tehran baghdad kabul cairo jerusalem gaza ankara istanbul "
@@ -125,10 +134,13 @@ def date_prep(date: str) -> str:
 
 def name_kind(name: str) -> str:
     """"place", "org" or "person" for a capitalised name, by its words."""
-    parts = [w.lower().strip(".") for w in re.split(r"[\s-]+", name)]
+    written = [w.strip(".") for w in re.split(r"[\s-]+", name)]
+    parts = [w.lower() for w in written]
     if any(p in ORG_WORDS for p in parts):
         return "org"
-    if any(p in PLACE_WORDS for p in parts) or (name.isupper() and len(name) <= 3):
+    # "US", "UK", "UN" are places only as acronyms: "Un" in "Kim Jong Un" is not.
+    if any(p in PLACE_WORDS and (len(p) > 3 or w.isupper()) for p, w in zip(parts, written,
+                                                                          strict=True)):
         return "place"
     return "person"
 
