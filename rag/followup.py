@@ -35,11 +35,11 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .bridge import names as capitalised_names
 from .errors import QuestionError
 from .followup_words import (
     AUX,
     BARE_VERBS,
+    BARE_WH,
     CONNECTIVE,
     DEMONSTRATIVES,
     DEMONYM_SET,
@@ -48,13 +48,17 @@ from .followup_words import (
     PERSON_PRONOUNS,
     POINTING,
     POINTING_LAST,
-    SAY_VERBS,
     THING_PRONOUNS,
+    VERB_LIKE,
     WH,
+    WH_LEAD,
+    WHO_SAID,
     date_prep,
     dates,
     demonym,
     name_kind,
+    names_in,
+    speakers_first,
 )
 from .hints import outlet_mentions
 from .records import Answer
@@ -177,27 +181,13 @@ def as_turns(history: object) -> list[Turn]:
 # ---------------------------------------------------------------- names
 
 
-def _names(text: str, outlets: Sequence[str]) -> list[str]:
-    """Capitalised names of ``text`` in order, once each, outlet names left out."""
-    taken = [(s, e) for s, e, _ in outlet_mentions(text, list(outlets))]
-    found: list[str] = []
-    for name in capitalised_names(text):
-        at = text.find(name)
-        if any(s <= at < e for s, e in taken) or name in found:
-            continue
-        if name.lower() in ("i", "who", "what"):
-            continue
-        found.append(name)
-    return found
-
-
 def _answer_names(turn: Turn, outlets: Sequence[str]) -> list[str]:
     """Names the previous answer's first quote gives that its question does not."""
     if turn.abstained or not turn.quotes:
         return []
     asked = {w for w in words(turn.question)}
     out = []
-    for name in _names(turn.quotes[0], outlets):
+    for name in names_in(turn.quotes[0], outlets):
         if all(w in asked for w in words(name)):
             continue
         out.append(name)
@@ -231,28 +221,6 @@ def _content(tokens: Iterable[str]) -> list[str]:
             and t not in ("happen", "happened", "exactly", "more", "details", "tell", "me")]
 
 
-_WH_LEAD = re.compile(
-    r"^(?:(?:by|in|on|at|to|from|for|with|since|during|of)\s+)?"
-    r"(?P<wh>who|whom|whose|what|which|when|where|why|how)\b"
-    r"(?:\s+(?P<how>much|many|long|often|far|old|big|large|high|soon|come))?", re.IGNORECASE)
-#: A bare wh-question: "Why?", "When was that?", "Where did it happen?", "How come?".
-_BARE_WH = re.compile(
-    r"^(?P<wh>(?:by\s+)?how(?:\s+(?:much|many|long|often|far|soon|come|so))?|why(?:\s+not)?|"
-    r"when|where|since\s+when|(?:in\s+)?(?:what|which)\s+(?:year|month|day|date|city|country|"
-    r"place))(?:\s+exactly)?"
-    r"(?:\s+(?:was|is|were|are|did|does|do|has|had|will|would))?"
-    r"(?:\s+(?:that|this|it|they|he|she|them))?"
-    r"(?:\s+(?:happen|happened|occur|occurred|take\s+place|took\s+place|start|started|begin|"
-    r"began|end|ended|be|so|come\s+about))?(?:\s+(?:exactly|then|again))?$", re.IGNORECASE)
-_WHO_SAID = re.compile(
-    r"^(?:(?:who|whom)\b.*\b(?:" + "|".join(sorted(SAY_VERBS)) + r")\b"
-    r"|says\s+who|according\s+to\s+whom|whose\s+(?:words|quote|statement|claim|comment|"
-    r"remark|view|assessment)|who\s+(?:is|was)\s+(?:quoted|speaking|talking))", re.IGNORECASE)
-_VERB_LIKE = re.compile(r"^(?:\w+ed|is|are|was|were|has|have|had|went|met|led|said|made|took|"
-                        r"gave|rose|fell|came|left|saw|told|sent|sold|bought|held|won|lost|"
-                        r"became|began|visited|arrived)$", re.IGNORECASE)
-
-
 def _unbound(tokens: list[str], at: int, names_before: Sequence[str]) -> bool:
     """Whether the pronoun at ``tokens[at]`` has nothing before it in the question
     to refer to: for "he"/"she", no person's name and no noun for a person ("the
@@ -282,12 +250,12 @@ def _signals(question: str, outlets: Sequence[str]) -> list[str]:
     found: list[str] = []
     if _constraint(text) is not None:
         found.append("what-about")
-    if _WHO_SAID.match(text) and len(_content(tokens)) <= 2 and (
+    if WHO_SAID.match(text) and len(_content(tokens)) <= 2 and (
             _demonstrative(tokens) or tokens[-1] in ("it", "so") or len(tokens) <= 3):
         found.append("who-said")
-    if _BARE_WH.match(text):
+    if BARE_WH.match(text):
         found.append("wh")
-    names = _names(text, outlets)
+    names = names_in(text, outlets)
     for i, t in enumerate(tokens):
         before = [n for n in names if text.lower().find(n.lower()) < _token_at(text, i)]
         if (t in PERSON_PRONOUNS or (t in THING_PRONOUNS and not (
@@ -358,7 +326,7 @@ def _clip(text: str, most: int) -> str:
 
 def _asks_name(question: str) -> str | None:
     """"who" or "which" (for which/what/whose) when the question asks for a name."""
-    m = _WH_LEAD.match(_strip(question))
+    m = WH_LEAD.match(_strip(question))
     if m is None:
         return None
     wh = m.group("wh").lower()
@@ -371,7 +339,7 @@ def _subject(turn: Turn, outlets: Sequence[str]) -> str:
     """What the previous turn was about: its question without the wh-phrase and
     the auxiliary, and the names its answer gave when it asked for a name."""
     q = _strip(turn.question)
-    m = _WH_LEAD.match(q)
+    m = WH_LEAD.match(q)
     rest = q[m.end():].strip() if m else q
     first = rest.split(" ", 1)
     if first and first[0].lower() in AUX:
@@ -447,7 +415,7 @@ def _put_in(previous: str, x: str, outlets: Sequence[str]) -> str | None:
         if not name or name.lower() in STOPWORDS:
             continue
         kind = name_kind(name)
-        present = [n for n in _names(q, outlets) if n.lower() != name.lower()
+        present = [n for n in names_in(q, outlets) if n.lower() != name.lower()
                    and not dates(n)]
         same = [n for n in present if name_kind(n) == kind]
         target = same[0] if same else (present[0] if len(present) == 1 else None)
@@ -472,7 +440,7 @@ def _ask_again(turn: Turn, text: str, outlets: Sequence[str]) -> str | None:
     """The previous question asked again with the bare wh-question's wh-phrase
     ("Why?" after "How much did exports rise?" -> "Why did exports rise?");
     None when it cannot be put so."""
-    m = _BARE_WH.match(text)
+    m = BARE_WH.match(text)
     if m is None:
         return None
     new = re.sub(r"\s+exactly$", "", m.group("wh")).lower()
@@ -482,14 +450,14 @@ def _ask_again(turn: Turn, text: str, outlets: Sequence[str]) -> str | None:
         return None
     if tokens[0].lower() in AUX:  # a yes/no question: "Did exports rise?"
         return _capital(f"{new} {q[0].lower()}{q[1:]}") + "?"
-    lead = _WH_LEAD.match(q)
+    lead = WH_LEAD.match(q)
     if lead is None or lead.group(0).lower() == new or lead.group("wh").lower() == new:
         return None
     rest = q[lead.end():].split()
     for i, word in enumerate(rest[:5]):
-        if word.lower() in AUX and not any(_VERB_LIKE.match(w) for w in rest[:i]):
+        if word.lower() in AUX and not any(VERB_LIKE.match(w) for w in rest[:i]):
             return _capital(f"{new} {' '.join(rest[i:])}") + "?"
-    verb = next((i for i, w in enumerate(rest) if _VERB_LIKE.match(w)), None)
+    verb = next((i for i, w in enumerate(rest) if VERB_LIKE.match(w)), None)
     if verb is None:
         return None
     noun = " ".join(rest[:verb])
@@ -514,10 +482,10 @@ _FAMILY = {"him": "he", "his": "he", "her": "she", "hers": "she", "its": "it",
 def _antecedents(pronoun: str, turn: Turn, outlets: Sequence[str]) -> list[str]:
     """The names a pronoun of the follow-up may stand for, likeliest first (see
     the module's doc)."""
-    asked = _names(_strip(turn.question), outlets)
+    asked = names_in(_strip(turn.question), outlets)
     named = _answer_names(turn, outlets)
     people_asked = [n for n in asked if name_kind(n) == "person"]
-    people_named = _speakers_first([n for n in named if name_kind(n) == "person"],
+    people_named = speakers_first([n for n in named if name_kind(n) == "person"],
                                    turn.quotes[0] if turn.quotes else "")
     if pronoun in PERSON_PRONOUNS:
         first = people_named if _asks_person(turn.question) else people_asked
@@ -543,20 +511,12 @@ def _asks_person(question: str) -> bool:
         PERSON_NOUNS & set(words(_strip(question))[1:4])))
 
 
-def _speakers_first(names: list[str], quote: str) -> list[str]:
-    """``names`` with those the quote attributes words to ("…, said Duyeon Kim")
-    first: a quote's speaker is who a who-question asked for."""
-    def speaks(name: str) -> bool:
-        n = re.escape(name)
-        return bool(re.search(rf"\b(?:said|says|told|according to)\s+(?:[\w.-]+\s+){{0,4}}?{n}"
-                              rf"|{n}\s+(?:said|says|told|added|wrote)\b", quote))
-    return sorted(names, key=lambda n: not speaks(n))
 
 
 def _replace_pronouns(text: str, turn: Turn, outlets: Sequence[str]) -> str:
     """``text`` with each pronoun that refers to nothing in it replaced by its
     antecedent's name ("his" by "Kim's")."""
-    names = _names(text, outlets)
+    names = names_in(text, outlets)
     out: list[str] = []
     last = 0
     tokens = words(text)
@@ -615,7 +575,7 @@ def resolve(question: str, history: object = None, *, outlets: Iterable[str] = (
     replaced = _replace_pronouns(text, turn, known)
     if replaced != text:
         left = [s for s in _signals(replaced, known) if s != "few-words"
-                or not _names(replaced, known)]
+                or not names_in(replaced, known)]
         if not left:
             return Resolution(_capital(replaced) + "?", "pronoun")
     return Resolution(_with_context(replaced, turn, known), "context")

@@ -1,5 +1,6 @@
 """The words :mod:`rag.followup` reads a follow-up question by: pointing words,
-verbs that need an object, organisation and place words, opposites, dates.
+verbs that need an object, organisation and place words, opposites, dates, the
+shapes of bare and who-said questions, and the names a text gives.
 
 General English and world geography, not fitted to any corpus or question set.
 """
@@ -7,6 +8,10 @@ General English and world geography, not fitted to any corpus or question set.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+
+from .bridge import names as capitalised_names
+from .hints import outlet_mentions
 
 WH = frozenset("who whom whose what which when where why how".split())
 AUX = frozenset("is are was were be been do does did has have had will would can could "
@@ -132,6 +137,28 @@ def date_prep(date: str) -> str:
                                                                 date, re.I) else "in"
 
 
+WH_LEAD = re.compile(
+    r"^(?:(?:by|in|on|at|to|from|for|with|since|during|of)\s+)?"
+    r"(?P<wh>who|whom|whose|what|which|when|where|why|how)\b"
+    r"(?:\s+(?P<how>much|many|long|often|far|old|big|large|high|soon|come))?", re.IGNORECASE)
+#: A bare wh-question: "Why?", "When was that?", "Where did it happen?", "How come?".
+BARE_WH = re.compile(
+    r"^(?P<wh>(?:by\s+)?how(?:\s+(?:much|many|long|often|far|soon|come|so))?|why(?:\s+not)?|"
+    r"when|where|since\s+when|(?:in\s+)?(?:what|which)\s+(?:year|month|day|date|city|country|"
+    r"place))(?:\s+exactly)?"
+    r"(?:\s+(?:was|is|were|are|did|does|do|has|had|will|would))?"
+    r"(?:\s+(?:that|this|it|they|he|she|them))?"
+    r"(?:\s+(?:happen|happened|occur|occurred|take\s+place|took\s+place|start|started|begin|"
+    r"began|end|ended|be|so|come\s+about))?(?:\s+(?:exactly|then|again))?$", re.IGNORECASE)
+WHO_SAID = re.compile(
+    r"^(?:(?:who|whom)\b.*\b(?:" + "|".join(sorted(SAY_VERBS)) + r")\b"
+    r"|says\s+who|according\s+to\s+whom|whose\s+(?:words|quote|statement|claim|comment|"
+    r"remark|view|assessment)|who\s+(?:is|was)\s+(?:quoted|speaking|talking))", re.IGNORECASE)
+VERB_LIKE = re.compile(r"^(?:\w+ed|is|are|was|were|has|have|had|went|met|led|said|made|took|"
+                        r"gave|rose|fell|came|left|saw|told|sent|sold|bought|held|won|lost|"
+                        r"became|began|visited|arrived)$", re.IGNORECASE)
+
+
 def name_kind(name: str) -> str:
     """"place", "org" or "person" for a capitalised name, by its words."""
     written = [w.strip(".") for w in re.split(r"[\s-]+", name)]
@@ -152,3 +179,27 @@ def demonym(name: str) -> str | None:
     if form is None and (last.lower() + "n") in DEMONYM_SET:
         form = last + "n"
     return f"{head} {form}".strip() if form else None
+
+
+def names_in(text: str, outlets: Sequence[str]) -> list[str]:
+    """Capitalised names of ``text`` in order, once each, outlet names left out."""
+    taken = [(s, e) for s, e, _ in outlet_mentions(text, list(outlets))]
+    found: list[str] = []
+    for name in capitalised_names(text):
+        at = text.find(name)
+        if any(s <= at < e for s, e in taken) or name in found:
+            continue
+        if name.lower() in ("i", "who", "what"):
+            continue
+        found.append(name)
+    return found
+
+
+def speakers_first(names: list[str], quote: str) -> list[str]:
+    """``names`` with those the quote attributes words to ("…, said Duyeon Kim")
+    first: a quote's speaker is who a who-question asked for."""
+    def speaks(name: str) -> bool:
+        n = re.escape(name)
+        return bool(re.search(rf"\b(?:said|says|told|according to)\s+(?:[\w.-]+\s+){{0,4}}?{n}"
+                              rf"|{n}\s+(?:said|says|told|added|wrote)\b", quote))
+    return sorted(names, key=lambda n: not speaks(n))
