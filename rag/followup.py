@@ -18,8 +18,7 @@ writes the question it stands for:
   the previous question again with the new wh-word;
 - a pronoun with nothing in the question to refer to ("he", "their", "it") is
   replaced by the name it stands for: for "he"/"she", the person the previous
-  answer named when the previous question asked "who", else the person the
-  previous question named;
+  question was about (the answer to "Who led …?", Kim in "Who did Kim meet?");
 - what still leans on the previous turn (a demonstrative, "there", "then",
   "else", "next", a verb with no object such as "react" or "say", or hardly a
   content word) gets the previous question's subject, and the names its answer
@@ -185,10 +184,10 @@ def _answer_names(turn: Turn, outlets: Sequence[str]) -> list[str]:
     """Names the previous answer's first quote gives that its question does not."""
     if turn.abstained or not turn.quotes:
         return []
-    asked = {w for w in words(turn.question)}
+    asked = {re.sub(r"['’]s$", "", w) for w in words(turn.question)}
     out = []
     for name in names_in(turn.quotes[0], outlets):
-        if all(w in asked for w in words(name)):
+        if all(re.sub(r"['’]s$", "", w) in asked for w in words(name)):
             continue
         out.append(name)
     return out
@@ -488,7 +487,10 @@ def _antecedents(pronoun: str, turn: Turn, outlets: Sequence[str]) -> list[str]:
     people_named = speakers_first([n for n in named if name_kind(n) == "person"],
                                    turn.quotes[0] if turn.quotes else "")
     if pronoun in PERSON_PRONOUNS:
-        first = people_named if _asks_person(turn.question) else people_asked
+        # The person the previous question was about, the subject of its clause:
+        # the answer to "Who led …?", the one named in "Who did Kim meet?".
+        first = people_named if _asks_person(turn.question) and not (
+            people_asked and _object_wh(turn.question)) else people_asked
         pool = first + people_asked + people_named
     elif pronoun in ("it", "its"):
         # "it" is the thing a which/what question asked for; else the event (left
@@ -502,6 +504,13 @@ def _antecedents(pronoun: str, turn: Turn, outlets: Sequence[str]) -> list[str]:
             return [f"{people[0]} and {people[1]}"]
         pool = []
     return list(dict.fromkeys(pool))
+
+
+def _object_wh(question: str) -> bool:
+    """Whether the wh-word is the object: "Who did Kim meet?" (Kim the subject)."""
+    lead = WH_LEAD.match(_strip(question))
+    rest = _strip(question)[lead.end():].split() if lead else []
+    return bool(rest) and rest[0].lower() in AUX - {"is", "are", "was", "were"}
 
 
 def _asks_person(question: str) -> bool:

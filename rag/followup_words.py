@@ -163,8 +163,9 @@ def name_kind(name: str) -> str:
     """"place", "org" or "person" for a capitalised name, by its words."""
     written = [w.strip(".") for w in re.split(r"[\s-]+", name)]
     parts = [w.lower() for w in written]
-    if any(p in ORG_WORDS for p in parts):
-        return "org"
+    if any(p in ORG_WORDS for p in parts) or (name.isupper() and len(name) > 1
+                                              and parts[0] not in PLACE_WORDS):
+        return "org"  # an acronym (KCNA, AI) is no person
     # "US", "UK", "UN" are places only as acronyms: "Un" in "Kim Jong Un" is not.
     if any(p in PLACE_WORDS and (len(p) > 3 or w.isupper()) for p, w in zip(parts, written,
                                                                           strict=True)):

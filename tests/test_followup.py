@@ -126,8 +126,17 @@ def test_a_bare_wh_question_asks_the_previous_question_again() -> None:
 
 
 def test_a_pronoun_becomes_the_name_it_stands_for() -> None:
-    # After "who", "his" is the person the answer named...
-    assert _resolved("What is his job?", MEETING_Q, MEETING_QUOTE) == "What is Sun Weidong's job?"
+    # "his" is whom the previous question was about: the one it named as the
+    # subject of "Who did Pak Myong Ho meet?", the answer to "Who led …?"...
+    assert _resolved("What is his job?", MEETING_Q, MEETING_QUOTE) == "What is Pak Myong Ho's job?"
+    assert _resolved("What is his job?", "Who led the North Korean delegation?",
+                     MEETING_QUOTE) == "What is Pak Myong Ho's job?"
+    assert _resolved("What is his job?", "Who met Pak Myong Ho?",
+                     MEETING_QUOTE) == "What is Sun Weidong's job?"
+    # ... an acronym is nobody, and the speaker of a quote is whom "who" asked for.
+    assert _resolved("Where does he work?", "Who said the talks went well?",
+                     "KCNA reported that Kim Yo Jong attended the talks, which went well, "
+                     "according to Lee Min-ho.") == "Where does Lee Min-ho work?"
     # ... and "they" the people of the turn.
     assert _resolved("Where did they meet?", MEETING_Q, MEETING_QUOTE) == (
         "Where did Pak Myong Ho and Sun Weidong meet?")
@@ -157,7 +166,7 @@ def test_every_form_of_a_turn_resolves_alike() -> None:
         [_answer(MEETING_Q, MEETING_QUOTE).to_dict()],
     ]
     seen = {resolve("What is his job?", history).question for history in forms}
-    assert seen == {"What is Sun Weidong's job?"}
+    assert seen == {"What is Pak Myong Ho's job?"}
 
 
 def test_only_the_last_turn_counts_and_it_carries_its_resolution() -> None:
