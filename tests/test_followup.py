@@ -217,7 +217,7 @@ def _conversation(first: str, then: str, index: object) -> tuple[Answer, Answer]
 
 
 def test_a_real_conversation_who_said_that(bundled_index: object) -> None:
-    one, two = _conversation(
+    _, two = _conversation(
         "What did Chinese Foreign Ministry spokesman Lu Kang say the two countries talked "
         "about?", "Who said that?", bundled_index)
     assert two.question == "Who said that?"
@@ -248,3 +248,53 @@ def test_a_standalone_second_question_is_answered_as_asked(bundled_index: object
     _, two = _conversation(EXPORTS_Q, "Who did Pak Myong Ho meet?", bundled_index)
     assert two.resolved_question is None
     assert any("Sun Weidong" in c.quote for c in two.citations)
+
+
+# ---------------------------------------------------------------- the eval set
+
+
+def test_the_follow_up_set_quotes_its_articles_verbatim() -> None:
+    import json
+
+    from rag.articles import bundled_corpus_dir
+    from rag.evaluation.followup import default_followups_path, load_followups
+    from tests.conftest import MULTIHOP
+
+    items = load_followups(default_followups_path())
+    assert len(items) >= 20 and len({f.id for f in items}) == len(items)
+    bundled = [f for f in items if f.corpus == "bundled"]
+    multihop = [f for f in items if f.corpus == "multihop"]
+    assert len(bundled) >= 8 and len(multihop) >= 8
+    texts = {p.name: p.read_text(encoding="utf-8") for p in bundled_corpus_dir().glob("*.txt")}
+    for f in bundled:
+        assert f.files and all(name in texts for name in f.files), f.id
+        for gold in f.gold:
+            assert any(gold in texts[name] for name in f.files), (f.id, gold)
+    corpus_file = MULTIHOP / "corpus.json"
+    if not corpus_file.is_file():
+        pytest.skip("MultiHop-RAG data not found")
+    bodies = {a["title"]: a["body"] for a in json.loads(corpus_file.read_text(encoding="utf-8"))}
+    for f in multihop:
+        assert all(t in bodies for t in f.titles), f.id
+        for gold in f.gold:
+            assert any(gold in bodies[t] for t in f.titles), (f.id, gold)
+
+
+def test_the_follow_up_report_lines() -> None:
+    from rag.evaluation.followup import followup_line, followup_markdown, quotes_gold
+
+    record = {"id": "f01", "corpus": "bundled", "followup": "Who said that?",
+              "resolved_question": "Who said “x”?", "right_with_history": True,
+              "right_alone": False}
+    block = {"questions_file": "f.jsonl", "bar": 0.8, "notes": [], "records": [record],
+             "overall": {"n": 1, "with_history": 1.0, "without_history": 0.0, "resolved": 1},
+             "by_corpus": {"bundled": {"n": 1, "with_history": 1.0, "without_history": 0.0,
+                                       "resolved": 1}}}
+    line = followup_line({"followups": block})
+    assert line is not None and "with history 1.0000, without 0.0000" in line and "met" in line
+    assert "| f01 | Who said that? | Who said “x”? | yes | no |" in followup_markdown(
+        {"followups": block})
+    assert followup_line({"followups": {"skipped": "no file"}}) is None
+    answer = _answer(MEETING_Q, MEETING_QUOTE)
+    assert quotes_gold(answer, ["his Chinese  counterpart, Sun Weidong"])
+    assert not quotes_gold(answer, ["Wang Yi"])
