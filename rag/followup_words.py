@@ -186,7 +186,7 @@ def names_in(text: str, outlets: Sequence[str]) -> list[str]:
     """Capitalised names of ``text`` in order, once each, outlet names left out."""
     taken = [(s, e) for s, e, _ in outlet_mentions(text, list(outlets))]
     found: list[str] = []
-    for name in capitalised_names(text):
+    for name in [part for run in capitalised_names(text) for part in _split_place(run)]:
         at = text.find(name)
         if any(s <= at < e for s, e in taken) or name in found:
             continue
@@ -204,3 +204,16 @@ def speakers_first(names: list[str], quote: str) -> list[str]:
         return bool(re.search(rf"\b(?:said|says|told|according to)\s+(?:[\w.-]+\s+){{0,4}}?{n}"
                               rf"|{n}\s+(?:said|says|told|added|wrote)\b", quote))
     return sorted(names, key=lambda n: not speaks(n))
+
+
+def _split_place(run: str) -> list[str]:
+    """A run of capitalised words split after a leading place: "North Korea Wang
+    Yajun" (from "Ambassador to North Korea Wang Yajun") is a place and a person."""
+    words = run.split()
+    lead = 0
+    while lead < len(words) and name_kind(re.sub(r"['’]s$", "", words[lead])) == "place":
+        lead += 1
+    rest = " ".join(words[lead:])
+    if 0 < lead < len(words) - 1 and name_kind(rest) == "person":
+        return [" ".join(words[:lead]), rest]
+    return [run]

@@ -140,6 +140,10 @@ def test_a_pronoun_becomes_the_name_it_stands_for() -> None:
     # ... and "they" the people of the turn.
     assert _resolved("Where did they meet?", MEETING_Q, MEETING_QUOTE) == (
         "Where did Pak Myong Ho and Sun Weidong meet?")
+    # A place and a person in one run of capitals are two names.
+    assert _resolved("What did he visit?", "Who is the Chinese ambassador to North Korea?",
+                     "Five days later, Chinese Ambassador to North Korea Wang Yajun visited "
+                     "a Chinese war cemetery.") == "What did Wang Yajun visit?"
     # Otherwise "he" is the person the previous question named.
     assert _resolved("How long did he stay?", "Where did Kim have lunch in Beijing?", "x") == (
         "How long did Kim stay?")
