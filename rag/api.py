@@ -252,10 +252,10 @@ def ask(
     turns = as_turns(history)
     idx = get_index(index, config=config)
     asked = question
-    resolved = resolve(question, turns, outlets=idx.sources()).question if turns else question
-    if resolved != question:
+    resolution = resolve(question, turns, outlets=idx.sources())
+    if resolution.changed:
         try:
-            question = validate_question(resolved, cfg)
+            question = validate_question(resolution.question, cfg)
         except QuestionError:  # too long once resolved: answered as asked
             question = asked
     inputs = question_inputs(idx, question, cfg)
