@@ -18,7 +18,8 @@ from .articles import bundled_corpus_dir
 from .bridge import asks_for_name, shared_name
 from .build import build_index
 from .config import Config
-from .errors import IndexNotFoundError, RagError
+from .errors import IndexNotFoundError, QuestionError, RagError
+from .followup import as_turns, resolve
 from .hints import Hints, find_hints
 from .index import Index, load_index
 from .index_format import CURRENT, read_manifest, resolve_build, setting_differences
@@ -239,6 +240,7 @@ def ask(
     since: object = None,
     until: object = None,
     config: Config | None = None,
+    history: Iterable[object] | None = None,
 ) -> Answer:
     """Answer ``question`` with verbatim quotes from the articles, each cited.
 
@@ -257,15 +259,31 @@ def ask(
         >>> answer.citations[0].source, answer.citations[0].start  # doctest: +SKIP
         (None, 18)
 
-    Raises ``QuestionError`` (a ``ValueError``) for an empty or overlong question
-    or ``k < 1``, and ``IndexNotFoundError`` when ``index`` names no index.
+    ``history`` is the conversation so far, oldest turn first: ``Answer``
+    objects, ``(question, answer_text)`` pairs or dicts with ``"question"`` and
+    ``"answer"``. A question that leans on the last turn ("What about in
+    2023?", "Who said that?") is answered as the question it stands for
+    (``rag.followup``), given in ``answer.resolved_question``; one that stands
+    on its own is answered as asked (``resolved_question`` None).
+
+    Raises ``QuestionError`` (a ``ValueError``) for an empty or overlong question,
+    ``k < 1`` or a malformed ``history``, and ``IndexNotFoundError`` when
+    ``index`` names no index.
     """
     started = time.perf_counter()
     cfg = config or Config()
     question = validate_question(question, cfg)
     k = validate_k(cfg.k if k is None else k)
     filters = Filters.make(sources, since, until)
+    turns = as_turns(history)
     idx = get_index(index, config=config)
+    asked = question
+    resolution = resolve(question, turns, outlets=idx.sources())
+    if resolution.changed:
+        try:
+            question = validate_question(resolution.question, cfg)
+        except QuestionError:  # too long once resolved: answered as asked
+            question = asked
     load_in_background(reranker_for(cfg, question))
     inputs = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
@@ -276,6 +294,8 @@ def ask(
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))
     if applied:
         answer = dataclasses.replace(answer, hints=applied)
+    if question != asked:
+        answer = dataclasses.replace(answer, question=asked, resolved_question=question)
     done = time.perf_counter()
     answer.timings_ms.update({
         "encode": round((encoded - started) * 1000, 2),

@@ -240,6 +240,11 @@ class Answer:
     quote them as an answer."), and ``reason_detail`` gives the numbers behind it
     ("the best sentence scores 0.12: 0.12 is below the threshold 0.18"; "... no
     passage gives a figure for what is counted: barrel (-0.30) ...").
+
+    ``resolved_question`` is the question actually answered when ``question``
+    leaned on an earlier turn of the conversation ("What about in 2023?" asked
+    as the previous question with its date swapped; see ``rag.followup``);
+    None when ``question`` was answered as asked.
     """
 
     question: str
@@ -252,6 +257,7 @@ class Answer:
     reason: str = ""
     reason_detail: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    resolved_question: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

@@ -100,6 +100,26 @@ def test_ask_endpoint_answers_bad_input_with_a_chat_message(client: Client) -> N
     assert EXPORTS_FACT in data["text"] and len(history) == 5
 
 
+def test_a_follow_up_is_answered_with_the_previous_turn_and_says_so(client: Client) -> None:
+    history, first, _ = client.predict(EXPORTS_QUESTION, [], 8, [], "", "", True,
+                                       api_name="/ask")
+    assert first["resolved_question"] is None
+    assert "Answered as" not in _text(history[-1])
+    # The chat's history, sent back as the client got it, carries the first turn.
+    history, data, _ = client.predict("What about in August?", history, 8, [], "", "", True,
+                                      api_name="/ask")
+    resolved = "By how much did Chinese exports to North Korea rise in August?"
+    assert data["question"] == "What about in August?"
+    assert data["resolved_question"] == resolved
+    assert data["citations"] and not data["abstained"]
+    shown = _text(history[-1])
+    assert 'class="rag-resolved"' in shown and f"Answered as: <q>{resolved}</q>" in shown
+    assert "What about in August?" in _text(history[-2])
+    # A question that stands on its own after it is answered as asked.
+    history, data, _ = client.predict("Who did Pak Myong Ho meet?", history, api_name="/ask")
+    assert data["resolved_question"] is None and "Answered as" not in _text(history[-1])
+
+
 def test_only_ask_and_add_are_public(client: Client) -> None:
     api = client.view_api(print_info=False, return_format="dict")
     assert set(api["named_endpoints"]) == {"/ask", "/add"}

@@ -115,6 +115,24 @@ def test_answer_card_and_highlighted_quote(page: Any) -> None:
     assert len(article.inner_text()) > len(card.locator(".rag-context").inner_text())
 
 
+def test_a_follow_up_shows_the_question_it_answered(page: Any) -> None:
+    _ask(page, EXPORTS_QUESTION)
+    resolved = page.locator("#rag-chat .rag-resolved")
+    before = resolved.count()
+    answer = _ask(page, "What about in August?")
+    # The browser sent the chat back with its first turn: the follow-up was read with it.
+    assert resolved.count() == before + 1
+    shown = resolved.last
+    assert shown.is_visible()
+    said = shown.inner_text()
+    assert said.startswith("Answered as:")
+    assert "By how much did Chinese exports to North Korea rise in August?" in said
+    assert page.locator("#rag-chat .rag-question").last.inner_text() == "What about in August?"
+    assert answer.locator(".rag-card").count() >= 1
+    # The turn it carries to the next question is not shown.
+    assert not page.locator("#rag-chat .rag-turn").last.is_visible()
+
+
 def test_article_with_script_is_shown_as_text(page: Any) -> None:
     answer = _ask(page, f"{SCRIPT} {SPICE_QUESTION}")
     card = answer.locator(".rag-card").first

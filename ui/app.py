@@ -15,9 +15,12 @@ logged with its traceback and the chat says briefly that it happened.
 from __future__ import annotations
 
 import argparse
+import html
 import ipaddress
+import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +47,7 @@ from .render import (
     render_info,
     render_notice,
     render_question,
+    render_resolved,
     render_uploads,
 )
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, add_uploads
@@ -182,6 +186,41 @@ def ask_request(
     }
 
 
+#: The hidden element of an answer's chat message that carries its turn (the
+#: question as answered, the answer's text and quotes) to the next question.
+_TURN = re.compile(r'<span class="rag-turn" hidden data-turn="([^"]*)"></span>')
+
+
+def turn_marker(answer: rag.Answer) -> str:
+    """The hidden element that lets the next question lean on ``answer``."""
+    turn = {"question": answer.resolved_question or answer.question, "answer": answer.text,
+            "abstained": answer.abstained,
+            "citations": [{"quote": c.quote} for c in answer.citations]}
+    return (f'<span class="rag-turn" hidden data-turn="'
+            f'{html.escape(json.dumps(turn, ensure_ascii=False), quote=True)}"></span>')
+
+
+def _content_text(message: object) -> str:
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):  # Gradio may hand text back as parts
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def previous_turn(history: History | None) -> dict[str, Any] | None:
+    """The chat's last answered turn (from its answer's :func:`turn_marker`), or None."""
+    for message in reversed(history or []):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            found = _TURN.search(_content_text(message))
+            if found:
+                try:
+                    turn = json.loads(html.unescape(found.group(1)))
+                except ValueError:
+                    return None
+                return turn if isinstance(turn, dict) else None
+    return None
+
+
 def respond(
     question: str,
     history: History | None,
@@ -195,6 +234,10 @@ def respond(
     index_dir: str | Path | None = None,
 ) -> tuple[History, dict[str, Any], str]:
     """Answer ``question`` in the chat.
+
+    A question that leans on the chat's last answered turn ("Who said that?",
+    "What about in August?") is answered with that turn as ``history``; the
+    answer then says the question it answered ("Answered as: …").
 
     Returns the new history (the question and the answer's HTML appended), the
     answer as a JSON-able dict (``Answer.to_dict()`` plus the ``request`` that
@@ -214,10 +257,12 @@ def respond(
     try:
         request = ask_request(question, k, sources, since, until, hybrid, hints)
         index = rag.get_index(index_dir)
+        turn = previous_turn(messages)
         answer = rag.ask(
             question, k=request["k"], index=index, sources=request["sources"],
             since=request["since"], until=request["until"],
             config=config_for(index, hybrid=request["hybrid"], hints=request["hints"]),
+            history=[turn] if turn else None,
         )
     except (RagError, ValueError) as exc:  # QuestionError is a ValueError
         message = user_message(exc)
@@ -229,7 +274,9 @@ def respond(
         return (_error_reply(messages, shown, UNEXPECTED_TEXT),
                 {"error": UNEXPECTED_TEXT, "request": request}, keep)
     messages.append({"role": "user", "content": render_question(answer.question)})
-    messages.append({"role": "assistant", "content": render_answer(answer, index)})
+    resolved = render_resolved(answer.resolved_question) if answer.resolved_question else ""
+    messages.append({"role": "assistant",
+                     "content": resolved + render_answer(answer, index) + turn_marker(answer)})
     data = answer.to_dict()
     data["request"] = request
     return messages, data, ""

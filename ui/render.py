@@ -236,6 +236,11 @@ def render_question(question: str) -> str:
     return f'<div class="rag-question">{esc(question)}</div>'
 
 
+def render_resolved(question: str) -> str:
+    """The question a follow-up was answered as, above its answer: "Answered as: …"."""
+    return f'<div class="rag-resolved">Answered as: <q>{esc(question)}</q></div>'
+
+
 def render_error(message: str) -> str:
     """The chat's reply when it cannot answer as asked (a bad date, an empty
     question, a rejected upload): ``message``, escaped, in plain words."""
@@ -320,6 +325,7 @@ CSS = """
 .rag-notice { border-left: 4px solid #16a34a; padding: 4px 10px; }
 .rag-note { font-size: 0.82em; color: #777; }
 .rag-reason { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; }
+.rag-resolved { font-size: 0.88em; color: #4b5563; margin: 0 0 6px; }
 .rag-hints { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; font-style: italic; }
 table.rag-info { border: none; margin: 0; font-size: 0.88em; width: 100%; }
 table.rag-info th, table.rag-info td { border: none; padding: 2px 6px; font-size: inherit;

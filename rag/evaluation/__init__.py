@@ -3,7 +3,8 @@
 Two sets:
 
 - ``seed``: the hand-written questions of ``eval/seed_questions.jsonl`` over the
-  five bundled articles;
+  five bundled articles, and the two-turn follow-ups of
+  ``eval/followup_questions.jsonl`` (asked with and without their first turn);
 - ``multihop``: MultiHop-RAG (Yixuan Tang and Yi Yang, COLM 2024, ODC-BY), 609 news
   articles and 2,556 queries, scored with the paper's own retrieval metrics plus
   stricter ones, next to a BM25-only baseline over the same chunks.
@@ -102,7 +103,7 @@ def run_eval(
 
         results = run_seed(
             limit=limit, index=index, config=config, cache_dir=cache_dir,
-            questions=questions, progress=progress,
+            questions=questions, progress=progress, dataset_dir=dataset_dir,
         )
     else:
         from .multihop import run_multihop
@@ -143,8 +144,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--questions", type=Path, default=None, metavar="FILE",
                         help="seed only: question file (default: eval/seed_questions.jsonl)")
     parser.add_argument("--dataset", type=Path, default=None, metavar="DIR",
-                        help="multihop only: MultiHop-RAG folder with corpus.json and "
-                             "queries.json (default: $RAG_MULTIHOP_DIR or shared/datasets/"
+                        help="MultiHop-RAG folder with corpus.json and "
+                             "queries.json, for --set multihop and the seed set's MultiHop-RAG "
+                             "follow-ups (default: $RAG_MULTIHOP_DIR or shared/datasets/"
                              "multihop-rag beside the repository)")
     parser.add_argument("--model", default=None, metavar="NAME",
                         help="embedding model (default: all-MiniLM-L6-v2; also "

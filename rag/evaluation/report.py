@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .followup import followup_line, followup_markdown
+
 __all__ = ["compact_table", "machine_info", "render_markdown", "run_info", "write_outputs"]
 
 
@@ -156,6 +158,8 @@ def compact_table(results: dict[str, Any]) -> str:
         lines.append(text_table(
             ("type", "n", "R@1", "R@5", "R@10", "MRR", "AnsAcc", "CitePrec", "Abst*"), rows))
         ab = results["overall"]["abstention"]
+        turns = followup_line(results)
+        lines += [turns] if turns else []
         lines.append(
             f"* Abst: abstention recall for 'all'/'unanswerable', false-abstention rate "
             f"otherwise. Abstention precision {fmt(ab['precision'])}, recall "
@@ -360,7 +364,7 @@ def render_markdown(results: dict[str, Any], printed: str | None = None) -> str:
     if results["set"] == "multihop":
         lines += _multihop_markdown(results)
     else:
-        lines += _seed_markdown(results)
+        lines += _seed_markdown(results) + followup_markdown(results)
     lines += _verbatim_section(results)
     lines += _cost_section(results)
     lines += ["![Latency](latency.png)", ""]

@@ -196,8 +196,11 @@ def run_seed(
     cache_dir: Path | None = None,
     questions: Path | None = None,
     progress: bool = True,
+    followups: Path | None = None,
+    dataset_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Run the seed set and return the JSON-ready results (no files written)."""
+    """Run the seed set, then its two-turn follow-ups (``rag.evaluation.followup``),
+    and return the JSON-ready results (no files written)."""
     from tqdm import tqdm
 
     import rag
@@ -239,9 +242,14 @@ def run_seed(
             acc=f"{m.mean(float(r['answer_correct']) for r in done) or 0:.2f}",
         )
     bar.close()
+    from .followup import run_followups
+
+    turns = run_followups(seed_index=idx, config=config, limit=limit, path=followups,
+                          cache_dir=cache_dir, dataset_dir=dataset_dir, progress=progress)
 
     violations = [v for r in records for v in r["verbatim_violations"]]
-    n_citations = sum(r["n_citations"] for r in records)
+    violations += turns.get("violations", [])
+    n_citations = sum(r["n_citations"] for r in records) + turns.get("citations", 0)
     by_type = {
         t: summarize([r for r in records if r["type"] == t])
         for t in SEED_TYPES
@@ -258,6 +266,7 @@ def run_seed(
         "index_settings": idx.manifest.get("settings"),
         "overall": summarize(records),
         "by_type": by_type,
+        "followups": turns,
         "answers": {
             "verbatim": {
                 "citations": n_citations,
