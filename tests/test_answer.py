@@ -316,3 +316,31 @@ def test_a_sentence_an_outlet_repeats_is_quoted_once(repeating_index):
                      index=repeating_index)
     assert not answer.abstained
     assert [c.quote for c in answer.citations].count(_REPEATED) == 1
+
+
+def test_weak_evidence_is_said_plainly(bundled_index):
+    import dataclasses
+
+    from rag.answer import INDIRECT_TEXT
+
+    question = "Who did Pak Myong Ho meet?"
+    vector = bundled_index.embedder().encode_query(question)
+    hits = rag.search(question, index=bundled_index)
+    w = calibrated_weights(bundled_index.model)
+    direct = compose(bundled_index, question, vector, hits, Config(), weights=w)
+    assert direct.confidence_label == "direct" and not direct.text.startswith(INDIRECT_TEXT)
+    # A margin wider than this answer's lead over the threshold makes it indirect.
+    margin = direct.confidence - w.threshold + 0.01
+    weak = compose(bundled_index, question, vector, hits, Config(),
+                   weights=dataclasses.replace(w, indirect_margin=margin))
+    assert weak.confidence_label == "indirect"
+    assert weak.text.startswith(INDIRECT_TEXT + " “")
+    assert [c.quote for c in weak.citations] == [c.quote for c in direct.citations]
+    assert weak.reason and "above the threshold" in weak.reason_detail
+    assert weak.to_dict()["confidence_label"] == "indirect"
+    # So does a best sentence holding less of the question's wording than asked for.
+    loose = compose(bundled_index, question, vector, hits, Config(),
+                    weights=dataclasses.replace(w, indirect_coverage=1.01))
+    assert loose.confidence_label == "indirect" and "wording" in loose.reason_detail
+    none = compose(bundled_index, question, vector, hits, Config(abstain_threshold=5.0))
+    assert none.abstained and none.confidence_label == "none"
