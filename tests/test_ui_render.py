@@ -451,7 +451,10 @@ def test_quotes_of_one_article_share_one_card() -> None:
         first)
     context = first.split('<blockquote class="rag-context">', 1)[1].split("</blockquote>")[0]
     assert [_unmark(m) for m in MARKS.findall(context)] == [q for art, q in quotes if art is a]
+    # Each quote of a shared card carries its marker; a card of one quote needs none.
+    assert re.findall(r'</mark><sup class="rag-ref">(\[\d\])</sup>', context) == ["[1]", "[3]"]
     assert [_unmark(m) for m in MARKS.findall(second)] == [QUOTE, QUOTE]
+    assert "</mark><sup" not in second
     assert "also ran in" not in out
 
 

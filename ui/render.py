@@ -29,7 +29,11 @@ from rag.records import Answer, Article, Citation, Hit
 
 #: Characters of surrounding text shown on each side of a quote in a card: a short
 #: context, so that an answer of three quotes fits one screen.
-CONTEXT_CHARS = 160
+CONTEXT_CHARS = 100
+#: ... but at least this many when a card holds several quotes.
+MIN_CONTEXT_CHARS = 60
+#: Runs of line breaks and blank (or non-breaking-space) lines in shown HTML.
+_BLANK_LINES = re.compile(r"<br>(?:[\s\xa0]*<br>)+")
 #: The opened article scrolls inside a box this tall (px), never stretching the chat.
 ARTICLE_BOX_PX = 220
 #: Two cited articles are copies of one story (syndicated by several outlets)
@@ -114,17 +118,21 @@ def highlight(text: str, start: int, end: int, lo: int = 0, hi: int | None = Non
 
 
 def highlight_spans(text: str, spans: Sequence[tuple[int, int]], lo: int = 0,
-                    hi: int | None = None, mark_class: str = "") -> str:
+                    hi: int | None = None, mark_class: str = "",
+                    labels: dict[tuple[int, int], str] | None = None) -> str:
     """``text[lo:hi]`` as escaped HTML with each ``text[start:end]`` of ``spans`` in
-    ``<mark>`` (clipped to the window; overlapping spans merged into one mark)."""
+    ``<mark>`` (clipped to the window; overlapping spans merged into one mark), each
+    followed by its marker from ``labels`` ("[2]") when given."""
     hi = len(text) if hi is None else hi
     attr = f' class="{esc(mark_class)}"' if mark_class else ""
     out, cursor = [], lo
-    for start, end in sorted(spans):
-        start, end = max(start, cursor, lo), min(end, hi)
+    for span in sorted(spans):
+        start, end = max(span[0], cursor, lo), min(span[1], hi)
         if end <= start:
             continue
-        out.append(esc(text[cursor:start]) + f"<mark{attr}>{esc(text[start:end])}</mark>")
+        label = (labels or {}).get(span)
+        sup = f'<sup class="rag-ref">{esc(label)}</sup>' if label else ""
+        out.append(esc(text[cursor:start]) + f"<mark{attr}>{esc(text[start:end])}</mark>{sup}")
         cursor = end
     out.append(esc(text[cursor:hi]))
     return "".join(out)
@@ -142,26 +150,29 @@ def _block_of(blocks: Sequence[tuple[int, int]], start: int, end: int,
     return next(((s, e) for s, e in blocks if s <= start and end <= e), (0, size))
 
 
-def _context(article: Article, spans: Sequence[tuple[int, int]],
-             mark_class: str = "") -> str:
+def _context(article: Article, spans: Sequence[tuple[int, int]], mark_class: str = "",
+             labels: dict[tuple[int, int], str] | None = None) -> str:
     """The quotes ``spans`` of ``article``, each in a few words of its surroundings
     within its cleaned block, as one stretch of escaped HTML: windows that touch
     are merged, others joined by " … "."""
     text = article.text
     blocks = _blocks(article)
+    # The more quotes a card holds, the less of their surroundings each gets.
+    radius = max(CONTEXT_CHARS // max(1, len(spans)), MIN_CONTEXT_CHARS)
     windows: list[list[int]] = []
     for start, end in sorted(spans):
         b_lo, b_hi = _block_of(blocks, start, end, len(text))
-        lo, hi = context_span(text[:b_hi], max(start, b_lo), end)
+        lo, hi = context_span(text[:b_hi], max(start, b_lo), end, radius)
         lo = max(lo, b_lo)
         if windows and lo <= windows[-1][1]:
             windows[-1][1] = max(windows[-1][1], hi)
         else:
             windows.append([lo, hi])
-    parts = [highlight_spans(text, spans, lo, hi, mark_class) for lo, hi in windows]
+    parts = [highlight_spans(text, spans, lo, hi, mark_class, labels) for lo, hi in windows]
     lead = "… " if windows and windows[0][0] > 0 else ""
     tail = " …" if windows and windows[-1][1] < len(text) else ""
-    return lead + " … ".join(parts) + tail
+    # Blank lines between paragraphs take a line each at most.
+    return _BLANK_LINES.sub("<br>", lead + " … ".join(parts) + tail)
 
 
 def _meta_line(item: Citation | Hit) -> str:
@@ -277,7 +288,10 @@ def render_card(group: Sequence[Citation], articles: dict[str, Article]) -> str:
             # The index changed under the answer (an upload rebuilt it): the quote
             # is still exact, only its surroundings are unavailable.
             loose.append(c)
-    context = _context(article, spans) if article is not None and spans else ""
+    # With several quotes in a card, each is followed by its marker.
+    labels = ({span: f"[{c.n}]" for span, c in zip(spans, [c for c in group if c not in loose],
+                                                     strict=True)} if len(group) > 1 else None)
+    context = _context(article, spans, labels=labels) if article is not None and spans else ""
     context += " ".join(f"<mark>{esc(c.quote)}</mark>" for c in loose)
     full = _whole_article(article, spans) if article is not None and spans else ""
     numbers = " ".join(str(c.n) for c in group)
