@@ -533,9 +533,11 @@ def test_an_indirect_answer_is_labelled() -> None:
     article = _article()
     cite = _citation(article)
     indirect = Answer(question="q", text=f"The articles don't say directly; closest passages: "
-                      f"“{QUOTE}” [1]", citations=(cite,), confidence_label="indirect")
+                      f"“{QUOTE}” [1]", citations=(cite,), confidence_label="indirect",
+                      reason="The closest sentences match the question <only> loosely.")
     out = render_answer(indirect, _index(article))
     assert '<span class="rag-badge rag-indirect">indirect</span>' in out
+    assert "Why: The closest sentences match the question &lt;only&gt; loosely." in out
     assert "The articles don&#x27;t say directly; closest passages:" in out
     direct = render_answer(Answer(question="q", text=f"“{QUOTE}” [1]", citations=(cite,)),
                            _index(article))

@@ -371,9 +371,12 @@ def render_answer(answer: Answer, index: Any) -> str:
     n, k = len(answer.citations), len(groups)
     indirect = answer.confidence_label == "indirect"
     badge = '<span class="rag-badge rag-indirect">indirect</span> ' if indirect else ""
+    why = (f'<div class="rag-reason">Why: {esc(answer.reason)}</div>'
+           if indirect and answer.reason else "")
     return (
         f'<div class="rag-answer{" rag-answer-indirect" if indirect else ""}">'
-        f'<div class="rag-answer-text">{badge}{render_answer_text(answer)}</div>{hints_html}'
+        f'<div class="rag-answer-text">{badge}{render_answer_text(answer)}</div>{why}'
+        f'{hints_html}'
         f'<div class="rag-section">Evidence ({n} quote{"s" if n != 1 else ""} from {k} '
         f'{"stories" if k != 1 else "story"}, verbatim from the articles):</div>'
         f"{cards}</div>"
