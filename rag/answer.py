@@ -20,12 +20,24 @@ the retrieved passages (the articles are about something else), or when it asks
 "how many" or "how much" of a thing and no passage gives a figure for that
 thing ("How much coal ..." answered by a sentence about soybean oil).
 
+Only sentences that can answer are candidates: captions, photo credits,
+headlines, bylines, breadcrumbs, widgets, markup and fragments never are
+(``rag.quotable``), though they stay in the index to help retrieval.
+
 When the cross-encoder read the passages (a one-part question, see
-``rag.retrieve``), the sentence it scored highest leads the quotes: it judges a
-sentence's fit to the question better than the signals above (seed set:
-answers right 0.860 -> 0.912, both calibration halves gain; docs/experiments.md). Its score
-is not mixed into the sum, which measured worse, nor used to abstain, as it
-does not tell an answer from a sentence on the same topic.
+``rag.retrieve``), it reads the best-scoring sentences again, and the lead quote
+is the one with the best score plus a tenth of its logit (:func:`choose_lead`):
+it judges a sentence's fit to the question better than the signals above, but
+not so much better that a near-tie of its logits should overrule them (seed
+set: answers right 0.860 -> 0.912 from letting it lead; answer first 0.70 ->
+0.79 from weighing it against the score; docs/experiments.md). Its logit is
+not mixed into the sum that picks the other quotes, which measured worse, nor
+used to abstain, as it does not tell an answer from a sentence on the same topic.
+
+An answer whose evidence is weak but not absent (its confidence barely clears
+the threshold, or its best sentence holds little of the question's wording)
+says so: its text opens with :data:`INDIRECT_TEXT` and its
+``confidence_label`` is "indirect" (else "direct"; "none" for an abstention).
 """
 
 from __future__ import annotations
@@ -39,14 +51,24 @@ from importlib import resources
 
 import numpy as np
 
+from .asked import NAME_RUN, answer_type, counted_noun, fits_type, missing_count
 from .bridge import full_form
 from .config import Config
 from .hints import outlet_aliases
 from .index import Index
+from .quotable import unquotable
 from .records import Answer, Citation, Hit
-from .text import MONTHS, STOPWORDS, WEEKDAYS, stem, tokenize, words
+from .rerank import get_reranker
+from .text import STOPWORDS, stem, tokenize, words
 
 ABSTAIN_TEXT = "The articles don't answer this question."
+#: Put before the quotes of an answer whose evidence is weak but not absent.
+INDIRECT_TEXT = "The articles don't say directly; closest passages:"
+#: ``Answer.confidence_label``: the quotes answer the question, only come close, or
+#: there is no answer (an abstention).
+DIRECT, INDIRECT, NONE = "direct", "indirect", "none"
+#: ``Answer.reason`` of an indirect answer.
+INDIRECT_REASON = "The closest sentences match the question only loosely."
 #: ``Answer.reason`` when no passage passes the question and the filters.
 NO_PASSAGE_REASON = ("No passage of the articles matches the question and the outlet "
                      "and date filters.")
@@ -67,6 +89,12 @@ class Weights:
     relative_floor: float = 0.85
     #: Sentences this similar to a chosen quote are near-duplicates.
     duplicate_cosine: float = 0.9
+    #: An answer whose confidence is less than this above ``threshold`` says it
+    #: answers only indirectly (:data:`INDIRECT_TEXT`) ...
+    indirect_margin: float = 0.0
+    #: ... and so does one whose best sentence holds less than this share of the
+    #: question's wording (IDF-weighted, the ``lexical`` signal).
+    indirect_coverage: float = 0.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -90,162 +118,6 @@ def recorded_weights(model: str) -> Weights | None:
 def calibrated_weights(model: str) -> Weights:
     """The weights measured for ``model`` (rag/data/calibration.json), else defaults."""
     return recorded_weights(model) or Weights()
-
-
-# ---------------------------------------------------------------- answer types
-
-_NUMBER_WORDS = (
-    "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred "
-    "hundreds thousand thousands million millions billion billions trillion half double "
-    "twice first second third fourth fifth sixth seventh eighth ninth tenth percent"
-).split()
-_MONTHS = (*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".split())
-_DAYS = WEEKDAYS
-#: Square-bracketed asides: editors' credits and notes, "[email protected]".
-_BRACKETED = re.compile(r"\[[^\]]*\]+")
-_CLOSING_QUOTES = " \"'”’"
-#: Words of three letters or more: the ones a title-cased heading capitalises.
-_LONG_WORD = re.compile(r"[^\W\d_][\w'’]{2,}")
-_DATELINE_WORDS = frozenset((*_MONTHS, *_DAYS, "am", "pm"))
-_RELATIVE_TIME = ("yesterday today tomorrow week month year decade century ago earlier "
-                  "later last next recently").split()
-
-_TYPE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("number", re.compile(r"^(how (much|many|often|long|far|old|big|large|high)|"
-                          r"(what|which) (percentage|percent|share|amount|number|value|"
-                          r"proportion|price|sum|total|rate|figure|size))\b")),
-    ("date", re.compile(r"^(when|(what|which|in what) (year|date|month|day|time|period)|"
-                        r"since when|how long ago)\b")),
-    ("person", re.compile(r"^(who|whom|whose)\b")),
-    ("place", re.compile(r"^(where|(what|which|in which|in what) (city|country|town|"
-                         r"province|region|place|capital|port|location))\b")),
-]
-
-
-def answer_type(question: str) -> str | None:
-    """The kind of answer asked for: number, date, person, place, or None."""
-    q = " ".join(words(question))
-    # Skip a lead-in such as "according to the report," or "in 2023,".
-    q = re.sub(r"^(according to [^,]*,|in [^,]*,|so|and|but|also)\s*", "", q)
-    for kind, pattern in _TYPE_PATTERNS:
-        if pattern.search(q):
-            return kind
-    return None
-
-
-def _has_number(tokens: list[str], text: str) -> bool:
-    return bool(re.search(r"\d", text)) or any(t in _NUMBER_WORDS for t in tokens)
-
-
-def _has_date(tokens: list[str], text: str) -> bool:
-    if re.search(r"\b(1[89]|20)\d\d\b", text):
-        return True
-    return any(t in _MONTHS or t in _DAYS or t in _RELATIVE_TIME for t in tokens)
-
-
-# A capitalised word, and where one may start a name: not at a sentence's start.
-_NAME_WORD = r"(?:[A-Z][a-zA-Z'’.-]+|[A-Z]{2,})"
-_NAME_START = r"(?<![.!?]\s)(?<!^)\b"
-_NAME = re.compile(rf"{_NAME_START}({_NAME_WORD})")
-_NAME_RUN = re.compile(rf"{_NAME_START}({_NAME_WORD}(?:\s+{_NAME_WORD})*)")
-
-
-def _names(text: str) -> list[str]:
-    """Capitalised words that are not sentence-initial: a cheap proper-noun detector."""
-    found = []
-    for match in _NAME.finditer(text):
-        word = match.group(1).strip(".'’").lower()
-        if word and word not in STOPWORDS:
-            found.append(word)
-    return found
-
-
-def _fits_type(kind: str | None, text: str) -> bool:
-    if kind is None:
-        return True
-    tokens = words(text)
-    if kind == "number":
-        return _has_number(tokens, text)
-    if kind == "date":
-        return _has_date(tokens, text)
-    return bool(_names(text))  # person or place
-
-
-# "How many barrels of crude oil ...": what is counted, the noun right after
-# "how many"/"how much". Generic ones say nothing about the passage that answers
-# ("how many people" is answered by "14 staff members", "how much more" by a
-# percentage), so they are not checked.
-_COUNTED_GENERIC = frozenset(
-    "people person persons time times more less other others money thing things".split())
-_COUNT_LEAD = re.compile(r"\bhow (?:many|much)\b")
-#: A figure counts a noun when it comes at most this many words before it
-#: ("14 staff members", "tens of thousands of tourists").
-_COUNT_NEAR = 4
-#: Units written as a sign beside the figure ("$228 million").
-_UNIT_SIGNS = {"dollar": "$", "euro": "€", "pound": "£", "yen": "¥", "yuan": "¥",
-               "percent": "%", "percentage": "%"}
-
-
-# The noun run ends where the verb starts: "how many tourists visited", "how
-# many people came back". Without a tagger, past forms are the usual tell.
-_IRREGULAR_PAST = frozenset(
-    "became bought brought built came died fell fled gave got held kept left lost made "
-    "met paid ran rose sat saw sent sold spent stood took told went won wrote".split())
-
-
-def _looks_like_verb(token: str) -> bool:
-    return token in _IRREGULAR_PAST or (token.endswith("ed") and len(token) > 4)
-
-
-def counted_noun(question: str) -> str | None:
-    """The stemmed noun a "how many"/"how much" question counts, or None.
-
-    "How many North Korean workers are ..." counts "worker"; "How much coal did
-    ..." counts "coal"; "How many people ..." and "How much did ..." name
-    nothing specific.
-    """
-    tokens = words(question)
-    text = " ".join(tokens)
-    match = _COUNT_LEAD.search(text)
-    if match is None:
-        return None
-    run: list[str] = []
-    for token in text[match.end():].split():
-        if token in STOPWORDS or not token.isalpha() or _looks_like_verb(token):
-            break
-        run.append(token)
-    if not run or run[-1] in _COUNTED_GENERIC:
-        return None
-    return stem(run[-1])
-
-
-def gives_count(noun: str, text: str) -> bool:
-    """Whether ``text`` gives a figure for ``noun``: a number shortly before it,
-    or for a unit written as a sign, a figure with that sign."""
-    sign = _UNIT_SIGNS.get(noun)
-    if sign is not None and re.search(rf"{re.escape(sign)}\s?\d|\d\s?{re.escape(sign)}", text):
-        return True
-    tokens = words(text)
-    for i, token in enumerate(tokens):
-        if stem(token) == noun and any(
-            _has_number([t], t) for t in tokens[max(0, i - _COUNT_NEAR): i]
-        ):
-            return True
-    return False
-
-
-def missing_count(question: str, hits: list[Hit]) -> float:
-    """1.0 when the question counts a thing (:func:`counted_noun`) and no retrieved
-    passage gives a figure for it, else 0.0.
-
-    A passage on the right topic is no answer to "how many barrels of crude
-    oil" unless it gives a number of barrels; the composer cannot tell that
-    from similarity alone (docs/experiments.md, seed set).
-    """
-    noun = counted_noun(question)
-    if noun is None:
-        return 0.0
-    return 0.0 if any(gives_count(noun, hit.text) for hit in hits) else 1.0
 
 
 # ---------------------------------------------------------------- scoring
@@ -277,7 +149,7 @@ def _name_runs(question: str, outlets: Iterable[str]) -> dict[tuple[str, ...], s
         # A comma ends the name run there, as the outlet's words are not a name.
         question = re.sub(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", ",", question)
     names: dict[tuple[str, ...], str] = {}
-    for match in _NAME_RUN.finditer(question):
+    for match in NAME_RUN.finditer(question):
         parts = tuple(stem(w) for w in words(match.group(1)) if w not in STOPWORDS)
         if parts:
             names.setdefault(parts, match.group(1))
@@ -327,7 +199,8 @@ class Candidate:
 
 def candidates(index: Index, question: str, query_vector: np.ndarray,
                hits: list[Hit]) -> list[Candidate]:
-    """Every sentence of the retrieved passages, with its signals."""
+    """Every sentence of the retrieved passages that may be quoted as an answer
+    (not a caption, headline, byline or fragment: ``rag.quotable``), with its signals."""
     rows: list[int] = []
     row_hit: dict[int, Hit] = {}
     for hit in hits:
@@ -348,36 +221,18 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
     kind = answer_type(question)
     out = []
     for row, sim in zip(rows, sentence_sim.tolist(), strict=True):
-        text = sentence_text(index, row)
-        if not states_something(text):
+        a_idx, start, end = (int(x) for x in index.sentences[row])
+        article = index.article_list[a_idx]
+        if unquotable(article.text, start, end, article.title) is not None:
             continue
+        text = article.text[start:end]
         out.append(Candidate(
             row=row, chunk_id=row_hit[row].chunk_id, text=text, sentence=sim,
             passage=passage_sim[row_hit[row].chunk_id],
             lexical=_coverage(terms, set(tokenize(text)), idf),
-            fits_type=_fits_type(kind, text),
+            fits_type=fits_type(kind, text),
         ))
     return out
-
-
-def states_something(text: str) -> bool:
-    """Whether ``text`` can be quoted as saying something.
-
-    Text with no lower-case letter outside square brackets is shouted, not said: a
-    photo credit ("[KOREAN CENTRAL NEWS AGENCY]"), a call to action ("CLICK HERE
-    TO GET THE … APP"), a byline ("BY LEE YU-JUNG [[email protected]]"), a
-    section label. A question with every word capitalised ("What's Next?") is a
-    section heading; a question headline in sentence case ("Is Sam Bankman-Fried
-    a bad 'man' or a good 'boy'?") stays, since it may be the only sentence that
-    names the answer. A dateline ("Wednesday, 29 May 2024 – 22:46") is only a
-    date. None of these states anything to quote.
-    """
-    if not any(ch.islower() for ch in _BRACKETED.sub("", text)):
-        return False
-    if text.rstrip(_CLOSING_QUOTES).endswith("?") and all(
-            w[0].isupper() for w in _LONG_WORD.findall(text)):
-        return False
-    return any(not (w[0].isdigit() or w in _DATELINE_WORDS) for w in words(text))
 
 
 def sentence_text(index: Index, row: int) -> str:
@@ -409,6 +264,37 @@ def reread_best(index: Index, cands: list[Candidate], hits: list[Hit]) -> int | 
     return None
 
 
+#: Choosing the lead quote, a cross-encoder logit (about -11 for unrelated text, above
+#: 5 for a sentence that answers) adds this much to a sentence's score: the
+#: composer's signals and the cross-encoder's reading each overrule the other
+#: only when clearly surer (seed set, odd ids: answer first 0.62 -> 0.76; even ids,
+#: held out, 0.79 -> 0.82; docs/experiments.md).
+LEAD_RERANK_WEIGHT = 0.1
+#: How many of the best-scoring sentences the cross-encoder reads to choose the lead.
+LEAD_POOL = 10
+
+
+def choose_lead(index: Index, question: str, cands: list[Candidate], scores: np.ndarray,
+                order: list[int], hits: list[Hit]) -> int | None:
+    """The candidate to quote first when the cross-encoder read the passages (a
+    one-part question), else None.
+
+    The cross-encoder reads the best ``LEAD_POOL`` sentences by score, and the
+    sentence it scored best at retrieval (:func:`reread_best`), each alone; the
+    lead is the one with the highest score plus ``LEAD_RERANK_WEIGHT`` times the
+    cross-encoder's logit. Retrieval read only a chunk's two likeliest sentences,
+    so the sentence that answers may not have been among them.
+    """
+    if not any(h.rerank_score is not None for h in hits):
+        return None
+    read = reread_best(index, cands, hits)
+    pool = list(dict.fromkeys([*order[:LEAD_POOL], *([] if read is None else [read])]))
+    logits = get_reranker().score(question, [cands[i].text for i in pool])
+    fit = [float(scores[i]) + LEAD_RERANK_WEIGHT * float(x)
+           for i, x in zip(pool, logits.tolist(), strict=True)]
+    return pool[int(np.argmax(fit))]
+
+
 def compose(
     index: Index,
     question: str,
@@ -432,7 +318,7 @@ def compose(
     cands = candidates(index, question, query_vector, hits)
     if not cands:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
-                      reason=NO_PASSAGE_REASON,
+                      confidence_label=NONE, reason=NO_PASSAGE_REASON,
                       reason_detail="no passage matched the question and filters")
     scores = np.array([c.score(w) for c in cands])
     order = np.argsort(-scores, kind="stable")
@@ -443,14 +329,14 @@ def compose(
     if confidence < threshold:
         absent = absent_names(question, hits, index.sources()) if unnamed else []
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, hits=tuple(hits),
-                      confidence=round(confidence, 4),
+                      confidence=round(confidence, 4), confidence_label=NONE,
                       reason=_plain_why(question, best < threshold, absent if w.missing_name
                                         else [], bool(uncounted and w.missing_count)),
                       reason_detail=_why(question, best, confidence, threshold, w, unnamed,
                                          uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     floor = w.relative_floor * best
-    lead = reread_best(index, cands, hits)
+    lead = choose_lead(index, question, cands, scores, order.tolist(), hits)
     if lead is None and name:
         # The name in full ("Sam Bankman-Fried") answers "who" better than the
         # surname the passages mostly use; failing that, the name as found.
@@ -478,8 +364,38 @@ def compose(
     citations = tuple(_citation(n, index, cands[i], float(scores[i]))
                       for n, i in enumerate(chosen, 1))
     text = " ".join(f"“{c.quote}” [{c.n}]" for c in citations)
+    label = answer_label(confidence, threshold, cands[int(order[0])].lexical, w)
+    if label == INDIRECT:
+        text = f"{INDIRECT_TEXT} {text}"
     return Answer(question=question, text=text, citations=citations, hits=tuple(hits),
-                  confidence=round(confidence, 4))
+                  confidence=round(confidence, 4), confidence_label=label,
+                  reason=INDIRECT_REASON if label == INDIRECT else "",
+                  reason_detail=_why_label(label, confidence, threshold,
+                                           cands[int(order[0])].lexical, w))
+
+
+def answer_label(confidence: float, threshold: float, coverage: float, w: Weights) -> str:
+    """:data:`DIRECT` or :data:`INDIRECT` for an answer that passed ``threshold``:
+    indirect when its confidence clears the threshold by less than
+    ``w.indirect_margin`` or its best sentence (by score) holds less than
+    ``w.indirect_coverage`` of the question's wording."""
+    weak = confidence < threshold + w.indirect_margin or coverage < w.indirect_coverage
+    return INDIRECT if weak else DIRECT
+
+
+def _why_label(label: str, confidence: float, threshold: float, coverage: float,
+               w: Weights) -> str:
+    """The numbers behind an answer's label, for ``Answer.reason_detail``."""
+    if label == DIRECT:
+        return ""
+    said = []
+    if confidence < threshold + w.indirect_margin:
+        said.append(f"confidence {confidence:.2f} is less than {w.indirect_margin:.2f} above "
+                    f"the threshold {threshold:.2f}")
+    if coverage < w.indirect_coverage:
+        said.append(f"the best sentence holds {coverage:.0%} of the question's wording "
+                    f"(under {w.indirect_coverage:.0%})")
+    return "; ".join(said)
 
 
 def _plain(text: str) -> str:

@@ -30,12 +30,12 @@ from .answer import (
     Candidate,
     Weights,
     candidates,
-    missing_count,
     missing_names,
     recorded_weights,
     reread_best,
 )
 from .api import get_index, question_hints, question_inputs, reranker_for
+from .asked import missing_count
 from .config import Config
 from .index import Index
 from .retrieve import retrieve
@@ -93,10 +93,16 @@ def load_cases(index: Index, config: Config, seed_path: Path, offtopic_path: Pat
 
 def _decisions(cases: list[Case], w: Weights, max_quotes: int) -> list[tuple[float, bool]]:
     """(confidence, gold string among the quotes) per case, as compose() would pick."""
+    return [(c, g) for c, g, _ in _decisions_with_coverage(cases, w, max_quotes)]
+
+
+def _decisions_with_coverage(cases: list[Case], w: Weights,
+                             max_quotes: int) -> list[tuple[float, bool, float]]:
+    """:func:`_decisions`, each with the lexical coverage of the best-scoring sentence."""
     out = []
     for case in cases:
         if not case.cands:
-            out.append((-1.0, False))
+            out.append((-1.0, False, 0.0))
             continue
         scores = np.array([c.score(w) for c in case.cands])
         order = np.argsort(-scores, kind="stable")
@@ -105,8 +111,65 @@ def _decisions(cases: list[Case], w: Weights, max_quotes: int) -> list[tuple[flo
         rest = [i for i in order if i != case.lead][: max_quotes - len(lead)]
         picked = lead + [i for i in rest if scores[i] >= w.relative_floor * best]
         confidence = best - w.missing_name * case.missing - w.missing_count * case.uncounted
-        out.append((confidence, any(case.gold[i] for i in picked)))
+        out.append((confidence, any(case.gold[i] for i in picked),
+                    case.cands[int(order[0])].lexical))
     return out
+
+
+#: The margins searched for answers labelled indirect (``Weights.indirect_margin``,
+#: ``Weights.indirect_coverage``).
+INDIRECT_MARGINS = [round(x, 2) for x in np.arange(0.0, 0.21, 0.01)]
+INDIRECT_COVERAGES = [round(x, 2) for x in np.arange(0.0, 0.51, 0.05)]
+#: An answer that is right is labelled indirect at most this often: "the articles
+#: don't say directly" before a right answer misleads.
+MAX_RIGHT_INDIRECT = 0.10
+
+
+def indirect_scores(cases: list[Case], w: Weights, max_quotes: int) -> dict[str, float]:
+    """How well ``w``'s indirect label marks the answers that are not right.
+
+    Among the cases answered (confidence at or above the threshold): a wrong
+    one is an answerable case whose quotes lack its gold string, or an
+    unanswerable one. Precision, recall and F1 of labelling those indirect, and
+    the share of right answers labelled indirect.
+    """
+    from .answer import INDIRECT, answer_label
+
+    flagged_wrong = flagged_right = wrong = right = 0
+    for case, (conf, gold, coverage) in zip(cases, _decisions_with_coverage(
+            cases, w, max_quotes), strict=True):
+        if case.kind == "offtopic" or conf < w.threshold:
+            continue
+        is_wrong = case.kind == "unanswerable" or not gold
+        is_flagged = answer_label(conf, w.threshold, coverage, w) == INDIRECT
+        wrong += is_wrong
+        right += not is_wrong
+        flagged_wrong += is_flagged and is_wrong
+        flagged_right += is_flagged and not is_wrong
+    flagged = flagged_wrong + flagged_right
+    precision = flagged_wrong / flagged if flagged else 0.0
+    recall = flagged_wrong / wrong if wrong else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"indirect_precision": precision, "indirect_recall": recall, "indirect_f1": f1,
+            "right_labelled_indirect": flagged_right / right if right else 0.0,
+            "n_answered_wrong": float(wrong), "n_answered_right": float(right)}
+
+
+def search_indirect(cases: list[Case], w: Weights,
+                    max_quotes: int) -> tuple[Weights, dict[str, float]]:
+    """``w`` with the indirect margin and coverage floor that best mark wrong answers
+    (F1) while labelling at most ``MAX_RIGHT_INDIRECT`` of right ones; the smallest
+    margins win ties, and with no gain both stay 0 (every answer direct)."""
+    best = (0.0, replace(w, indirect_margin=0.0, indirect_coverage=0.0))
+    for margin in INDIRECT_MARGINS:
+        for coverage in INDIRECT_COVERAGES:
+            trial = replace(w, indirect_margin=margin, indirect_coverage=coverage)
+            s = indirect_scores(cases, trial, max_quotes)
+            if s["right_labelled_indirect"] > MAX_RIGHT_INDIRECT:
+                continue
+            if s["indirect_f1"] > best[0] + 1e-9:
+                best = (s["indirect_f1"], trial)
+    return best[1], indirect_scores(cases, best[1], max_quotes)
 
 
 def score(cases: list[Case], w: Weights, max_quotes: int) -> dict[str, float]:
@@ -203,8 +266,11 @@ def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
     dev = [c for c in cases if c.kind == "offtopic" or int(c.qid.lstrip("s")) % 2 == 1]
     held = [c for c in cases if c.kind != "offtopic" and int(c.qid.lstrip("s")) % 2 == 0]
     weights, dev_scores = search_grid(dev, config.max_quotes, recorded_weights(index.model))
+    weights, dev_indirect = search_indirect(dev, weights, config.max_quotes)
     held_scores = score(held + [c for c in cases if c.kind == "offtopic"], weights,
                         config.max_quotes)
+    dev_scores.update(dev_indirect)
+    held_scores.update(indirect_scores(held, weights, config.max_quotes))
     report: dict[str, Any] = {
         "weights": weights.to_dict(),
         "measured": datetime.now(UTC).date().isoformat(),
@@ -212,7 +278,9 @@ def _calibrate(args: argparse.Namespace, config: Config, index: Index) -> int:
                   "objective answered_right + abstention_f1, every off-topic abstained "
                   f"with a margin of {OFFTOPIC_MARGIN}, false abstention at most "
                   f"{MAX_FALSE_ABSTENTION}; the recorded weights are kept unless a setting "
-                  "scores better",
+                  "scores better; then the indirect margin and coverage floor that best "
+                  "label wrong answers indirect (F1), labelling at most "
+                  f"{MAX_RIGHT_INDIRECT} of right answers so",
         "dev": {k: round(v, 3) for k, v in dev_scores.items()},
         "held_out_even_ids": {k: round(v, 3) for k, v in held_scores.items()},
     }

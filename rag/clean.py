@@ -3,6 +3,11 @@
 Cleaning returns *which* lines to leave out (as spans with a reason) and the
 contiguous blocks of text that remain; the article text itself is untouched, so
 every quote taken from a block is verbatim in the source.
+
+Lines are dropped by how news pages are built, not by any one site's wording:
+image markup, breadcrumb trails (short capitalised items between ">"), share,
+print and font-size buttons (a line of nothing but their labels), teasers,
+social and comment prompts, copyright lines, photo credits and repeats.
 """
 
 from __future__ import annotations
@@ -13,16 +18,63 @@ from collections.abc import Iterator
 from .records import Dropped
 
 _IMAGE = re.compile(r"^\s*!\[.*\]\([^()\s]*\)\s*$")
+#: Markdown image or link markup anywhere in a line: ``![alt](url)``, ``[text](https://…)``.
+MARKUP = re.compile(r"!\[[^\]]*\]\([^)\s]*\)|\]\((?:https?:)?//[^)\s]*\)")
 _TEASER = re.compile(
     r"^\s*(read next|see also|read more|also read|related|recommended|more from|trending)"
     r"(\s+(articles?|stories|news|reading))?\s*(:|$)",
     re.IGNORECASE,
 )
 _NAVIGATION = re.compile(
-    r"^\s*(skip to (main )?content|home\s*(>|›|»).*|print( dictionary)?( print)?|"
-    r"advertisement|share( this)?( article)?|back to top)\s*$",
+    r"^\s*(skip to (main )?content|advertisement|back to top)\s*$",
     re.IGNORECASE,
 )
+# Breadcrumbs: short items, each starting with a capital or digit, between ">"
+# (or "›", "»"; "|" or "/" with spaces): "Home > National > North Korea".
+_CRUMB_SEP = re.compile(r"\s*[>›»]\s*|\s+[|/]\s+")
+_CRUMB_HOME = frozenset("home news main index start".split())
+_CRUMB_MAX_WORDS = 4
+_CRUMB_MAX_CHARS = 32
+# Share, print and font-size buttons, scraped as a line of their labels
+# ("print dictionary print", "Share on Facebook Twitter", "A A").
+_WIDGET_WORDS = frozenset(
+    """share shares sharing print printer printing email e-mail mail tweet facebook twitter x
+    linkedin whatsapp telegram reddit pinterest kakao kakaotalk kakaostory naver band line
+    messenger sms flipboard weibo wechat copy copied link url dictionary font size text a
+    save saved bookmark listen audio subscribe follow us on close menu search zoom in out
+    reset increase decrease larger smaller comment comments this article page story via
+    more or to""".split())
+_WIDGET_MAX_CHARS = 80
+_WIDGET_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def is_breadcrumb(line: str) -> bool:
+    """Whether ``line`` is a breadcrumb trail: two or more short items that start with
+    a capital or digit, separated by ">" (three or more unless the first is "Home")."""
+    line = line.strip()
+    if not line or len(line) > 4 * _CRUMB_MAX_CHARS:
+        return False
+    items = [i.strip() for i in _CRUMB_SEP.split(line)]
+    if len(items) < 2 or (len(items) < 3 and items[0].lower() not in _CRUMB_HOME):
+        return False
+    return all(item and len(item) <= _CRUMB_MAX_CHARS
+               and len(item.split()) <= _CRUMB_MAX_WORDS
+               and (item[0].isupper() or item[0].isdigit())
+               and not item.endswith((".", "!", "?", ",", ";", ":"))
+               for item in items)
+
+
+def is_widget(line: str) -> bool:
+    """Whether ``line`` holds only the labels of share, print or font-size buttons."""
+    line = line.strip()
+    if not line or len(line) > _WIDGET_MAX_CHARS or line.endswith((".", "!", "?")):
+        return False
+    found = _WIDGET_WORD.findall(line.lower())
+    rest = _WIDGET_WORD.sub("", line.lower())
+    return bool(found) and all(w in _WIDGET_WORDS for w in found) and not any(
+        ch.isdigit() for ch in rest)
+
+
 _SOCIAL = [
     re.compile(r"\b(log|sign)\s?(in|on|up)\b.{0,60}\b(account|twitter|facebook|google|comment)",
                re.IGNORECASE),
@@ -68,8 +120,10 @@ def _classify(line: str) -> str | None:
         return "image markdown"
     if _TEASER.match(line):
         return "teaser"
-    if _NAVIGATION.match(line):
+    if _NAVIGATION.match(line) or is_breadcrumb(line):
         return "navigation"
+    if is_widget(line):
+        return "share/print widget"
     if len(line) <= 200 and any(p.search(line) for p in _SOCIAL):
         return "social/comment prompt"
     if len(line) <= 200 and _COPYRIGHT.search(line):

@@ -256,8 +256,16 @@ class Answer:
     confidence: float = 0.0
     reason: str = ""
     reason_detail: str = ""
+    #: "direct" (the quotes answer the question), "indirect" (evidence weak but
+    #: not absent: ``text`` then opens with "The articles don't say directly;
+    #: closest passages:") or "none" (abstained).
+    confidence_label: str = "direct"
     timings_ms: dict[str, float] = field(default_factory=dict)
     resolved_question: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.abstained and self.confidence_label == "direct":
+            object.__setattr__(self, "confidence_label", "none")
 
     def to_dict(self) -> dict[str, Any]:
         return _to_dict(self)

@@ -34,17 +34,44 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     return len(word.replace(".", "")) == 1
 
 
+# A line that ends like a sentence: . ! ? or … maybe followed by closing quotes or brackets.
+_LINE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
+# A line that continues the one before it: it opens on a lower-case word.
+_CONTINUES = re.compile(r"[ \t]*[a-z]")
+
+
+def _units(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The lines of ``text[start:end]``, a line joined to the one before it when that
+    one does not end like a sentence and this one opens lower-case: a sentence
+    hard-wrapped, or split by a line break in scraping ("... highlighting a renewed
+    economic" / "engagement between the two nations.")."""
+    units: list[tuple[int, int]] = []
+    previous_end = -1
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        s, e = start + line.start(), start + line.end()
+        if (units and previous_end == s - 1 and _CONTINUES.match(line.group())
+                and text[units[-1][0]:units[-1][1]].strip()
+                and not _LINE_END.search(text[units[-1][0]:units[-1][1]])):
+            units[-1] = (units[-1][0], e)
+        else:
+            units.append((s, e))
+        previous_end = e
+    return units
+
+
 def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans within ``text[start:end]``, trimmed of whitespace.
 
-    Line breaks always end a sentence (headlines, captions and paragraphs are
-    separate units in scraped news).
+    A line break ends a sentence (headlines, captions and paragraphs are
+    separate units in scraped news), except a single line break inside a
+    sentence: when the line before it does not end like a sentence and the
+    line after it opens on a lower-case word, the two lines are one sentence
+    (which then holds that line break; its offsets are still exact).
     """
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
-    for line in re.finditer(r"[^\n]+", text[start:end]):
-        base = start + line.start()
-        segment = line.group()
+    for base, unit_end in _units(text, start, end):
+        segment = text[base:unit_end]
         cursor = 0
         for match in _BOUNDARY.finditer(segment):
             first_dot = match.start()

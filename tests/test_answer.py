@@ -3,21 +3,23 @@ import pytest
 
 import rag
 from rag.answer import (
+    LEAD_POOL,
+    LEAD_RERANK_WEIGHT,
     Weights,
     absent_names,
-    answer_type,
     calibrated_weights,
+    candidates,
+    choose_lead,
     compose,
-    counted_noun,
-    gives_count,
-    missing_count,
     missing_names,
     recorded_weights,
     sentence_text,
-    states_something,
 )
+from rag.asked import answer_type, counted_noun, fits_type, gives_count, missing_count
 from rag.config import Config
+from rag.quotable import states_something, unquotable
 from rag.records import Hit
+from rag.rerank import get_reranker
 
 from .conftest import news_index
 
@@ -154,28 +156,72 @@ def test_the_cross_encoders_best_sentence_leads_the_quotes(bundled_index):
     assert not any("Lu Kang" in c.quote for c in plain.citations)
 
 
-def test_a_read_sentence_leads_even_when_the_composer_ranks_it_low(bundled_index):
+def test_the_lead_weighs_the_cross_encoders_reading_against_the_score(bundled_index):
     import dataclasses
 
     question = "By how much did Chinese exports to North Korea rise in September?"
-    config = Config(rerank_depth=0)
-    hits = rag.search(question, index=bundled_index, config=config)
+    hits = rag.search(question, index=bundled_index)
+    assert any(h.rerank_score is not None for h in hits)
     vector = bundled_index.embedder().encode_query(question)
-    plain = compose(bundled_index, question, vector, hits, config)
-    assert not plain.abstained
-    # Mark another sentence of the last hit as the one a cross-encoder read best.
-    last = hits[-1]
-    a_idx = bundled_index.article_position[last.article_id]
-    rows = bundled_index.sentence_rows(a_idx, last.start, last.end)
-    _, start, end = (int(x) for x in bundled_index.sentences[rows[-1]])
-    assert (start, end) not in {(c.start, c.end) for c in plain.citations}
-    marked = [*hits[:-1], dataclasses.replace(last, rerank_score=3.0, rerank_span=(start, end))]
-    led = compose(bundled_index, question, vector, marked, config)
-    assert (led.citations[0].start, led.citations[0].end) == (start, end)
-    assert len(led.citations) <= config.max_quotes
-    assert [c.n for c in led.citations] == list(range(1, len(led.citations) + 1))
-    # The composer's own best quote follows it.
-    assert led.citations[1].quote == plain.citations[0].quote
+    cands = candidates(bundled_index, question, vector, hits)
+    w = calibrated_weights(bundled_index.model)
+    scores = np.array([c.score(w) for c in cands])
+    order = np.argsort(-scores, kind="stable").tolist()
+    lead = choose_lead(bundled_index, question, cands, scores, order, hits)
+    pool = order[:LEAD_POOL]
+    logits = get_reranker().score(question, [cands[i].text for i in pool])
+    fit = {i: scores[i] + LEAD_RERANK_WEIGHT * x for i, x in zip(pool, logits, strict=True)}
+    assert lead == max(fit, key=fit.get)
+    answer = compose(bundled_index, question, vector, hits, Config())
+    assert answer.citations[0].quote == cands[lead].text
+    assert "30.75%" in answer.citations[0].quote
+    # Without the cross-encoder's reading, no lead: the best score comes first.
+    unread = [dataclasses.replace(h, rerank_score=None, rerank_span=None) for h in hits]
+    assert choose_lead(bundled_index, question, cands, scores, order, unread) is None
+    plain = compose(bundled_index, question, vector, unread, Config())
+    assert plain.citations[0].quote == cands[order[0]].text
+
+
+def test_the_sentence_that_answers_when_leads(bundled_index):
+    # Three sentences of one article say trade is at a six-year high; the one
+    # that says when it last was ("since December 2019") answers the question.
+    answer = rag.ask("When was the last time trade between China and North Korea was this "
+                     "high?", index=bundled_index)
+    assert not answer.abstained
+    assert "the highest since December 2019" in answer.citations[0].quote
+    _no_caption_or_headline(bundled_index, answer)
+
+
+def test_what_kim_and_xi_agreed_is_not_answered_with_captions(bundled_index):
+    # The passages found hold two photo captions naming both leaders; they were
+    # quoted as two of the three answers.
+    answer = rag.ask("What did Kim Jong Un and Xi Jinping agree on?", index=bundled_index)
+    held = " ".join(h.text for h in answer.hits)
+    assert "From left:" in held or "A photo released by" in held
+    assert answer.citations
+    _no_caption_or_headline(bundled_index, answer)
+    first = answer.citations[0].quote
+    assert "Xi" in first and "Kim" in first
+
+
+def _no_caption_or_headline(index, answer) -> None:
+    for c in answer.citations:
+        article = index.articles[c.article_id]
+        assert unquotable(article.text, c.start, c.end, article.title) is None, c.quote
+        assert "PHOTO]" not in c.quote and "A photo released" not in c.quote
+        assert c.quote != article.title
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the highest since December 2019", True),
+    ("on Sept. 4, the two leaders met", True),
+    ("Wednesday, 29 May", True),
+    ("three years ago", True),
+    ("reported on Monday that trade last month reached a high in September", False),
+    ("the visit came only a week after the speech", False),
+])
+def test_when_is_answered_by_a_date_that_stands_on_its_own(text, expected):
+    assert fits_type("date", text) is expected
 
 
 def _sentences(index, hit: Hit) -> list[str]:
@@ -270,3 +316,31 @@ def test_a_sentence_an_outlet_repeats_is_quoted_once(repeating_index):
                      index=repeating_index)
     assert not answer.abstained
     assert [c.quote for c in answer.citations].count(_REPEATED) == 1
+
+
+def test_weak_evidence_is_said_plainly(bundled_index):
+    import dataclasses
+
+    from rag.answer import INDIRECT_TEXT
+
+    question = "Who did Pak Myong Ho meet?"
+    vector = bundled_index.embedder().encode_query(question)
+    hits = rag.search(question, index=bundled_index)
+    w = calibrated_weights(bundled_index.model)
+    direct = compose(bundled_index, question, vector, hits, Config(), weights=w)
+    assert direct.confidence_label == "direct" and not direct.text.startswith(INDIRECT_TEXT)
+    # A margin wider than this answer's lead over the threshold makes it indirect.
+    margin = direct.confidence - w.threshold + 0.01
+    weak = compose(bundled_index, question, vector, hits, Config(),
+                   weights=dataclasses.replace(w, indirect_margin=margin))
+    assert weak.confidence_label == "indirect"
+    assert weak.text.startswith(INDIRECT_TEXT + " “")
+    assert [c.quote for c in weak.citations] == [c.quote for c in direct.citations]
+    assert weak.reason and "above the threshold" in weak.reason_detail
+    assert weak.to_dict()["confidence_label"] == "indirect"
+    # So does a best sentence holding less of the question's wording than asked for.
+    loose = compose(bundled_index, question, vector, hits, Config(),
+                    weights=dataclasses.replace(w, indirect_coverage=1.01))
+    assert loose.confidence_label == "indirect" and "wording" in loose.reason_detail
+    none = compose(bundled_index, question, vector, hits, Config(abstain_threshold=5.0))
+    assert none.abstained and none.confidence_label == "none"

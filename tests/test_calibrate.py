@@ -83,3 +83,20 @@ def test_calibrate_runs_on_the_bundled_index_without_writing(use_default_index, 
     report = json.loads(capsys.readouterr().out)
     assert set(report["weights"]) >= {"sentence", "lexical", "threshold"}
     assert report["dev"]["offtopic_abstained"] == 1.0
+
+
+def test_the_indirect_margin_is_found_when_wrong_answers_score_lower():
+    from rag.calibrate import indirect_scores, search_indirect
+
+    w = Weights(sentence=1.0, passage=0.0, lexical=0.0, threshold=0.3)
+    right = [_case(f"s{i}", "answerable", 0.6 + i / 100) for i in range(1, 20, 2)]
+    wrong = [_case("s41", "answerable", 0.33, gold=False),
+             _case("s43", "unanswerable", 0.35, gold=False)]
+    found, scores = search_indirect(right + wrong, w, 3)
+    assert 0.05 < found.indirect_margin <= 0.3
+    assert scores["indirect_f1"] == 1.0 and scores["right_labelled_indirect"] == 0.0
+    # Nothing to separate: every answer stays direct.
+    mixed = [_case("s1", "answerable", 0.4), _case("s3", "unanswerable", 0.4, gold=False)]
+    kept, _ = search_indirect(mixed, w, 3)
+    assert (kept.indirect_margin, kept.indirect_coverage) == (0.0, 0.0)
+    assert indirect_scores(mixed, kept, 3)["indirect_recall"] == 0.0

@@ -1,4 +1,6 @@
-from rag.clean import find_boilerplate, kept_blocks
+import pytest
+
+from rag.clean import MARKUP, find_boilerplate, is_breadcrumb, is_widget, kept_blocks
 
 SCRAPED = """Headline about trade
 ![A long photo caption [PHOTO]](https://example.org/a.jpg)
@@ -60,3 +62,55 @@ def test_clean_text_has_nothing_dropped():
     text = "One paragraph.\n\nAnother paragraph about the same thing."
     assert find_boilerplate(text) == ()
     assert kept_blocks(text, ()) == [(0, len(text))]
+
+
+@pytest.mark.parametrize("line", [
+    "Home > National > North Korea",  # the bundled JoongAng Daily article
+    "Home › World",
+    "News » Asia » Korea » Politics",
+    "Business | Markets | Asia",
+    "World > Asia-Pacific > China",
+])
+def test_breadcrumbs_are_navigation(line):
+    assert is_breadcrumb(line)
+    assert _dropped_lines(f"{line}\nTrade rose in September, officials said.") == {
+        line: "navigation"}
+
+
+@pytest.mark.parametrize("line", [
+    "Revenue rose > 5% in the third quarter, the company said.",  # prose with a sign
+    "Exports > imports",                                           # two items, not "Home >"
+    "Home > the latest trade figures show a rise.",                # a sentence, not items
+    "North Korea > China > Russia > allies in a long, shifting and uneasy triangle",
+    "Trade rose in September, officials said.",
+])
+def test_prose_is_no_breadcrumb(line):
+    assert not is_breadcrumb(line)
+
+
+@pytest.mark.parametrize("line", [
+    "print dictionary print",  # the bundled JoongAng Daily article
+    "Share", "Share this article", "Share on Facebook Twitter Email", "A A", "Print Email",
+    "Follow us on X", "Copy link",
+])
+def test_share_and_print_widgets_are_dropped(line):
+    assert is_widget(line)
+    assert _dropped_lines(f"Trade rose in September.\n{line}\nThe talks ended.") == {
+        line: "share/print widget"}
+
+
+@pytest.mark.parametrize("line", [
+    "Share prices fell 3% on Monday.",
+    "Print media lost readers in 2023, the survey said.",
+    "Follow the money",
+    "Share of exports: 12%",
+])
+def test_prose_using_widget_words_is_kept(line):
+    assert not is_widget(line)
+    assert _dropped_lines(f"Trade rose in September.\n{line}\nThe talks ended.") == {}
+
+
+def test_image_markup_is_found_anywhere_in_a_line():
+    assert MARKUP.search("Kim spoke. ![Kim](https://example.org/k.jpg) Then he left.")
+    assert MARKUP.search("See [the report](https://example.org/r) for details.")
+    assert not MARKUP.search("Kim [sic] spoke (in Pyongyang) on Monday.")

@@ -198,6 +198,22 @@ def test_abstention_scores() -> None:
     none = m.abstention_scores([False, False], [True, True])
     assert none.precision is None and none.recall is None
     assert none.false_abstention_rate == 0.0
+    assert s.f1 == pytest.approx(0.5) and s.to_dict()["f1"] == pytest.approx(0.5)
+    assert none.f1 is None
+    lopsided = m.abstention_scores([True, False, False, False], [False, False, False, False])
+    assert lopsided.f1 == pytest.approx(2 * 1.0 * 0.25 / 1.25)
+
+
+def test_a_quote_holds_gold_when_it_covers_most_of_the_gold_span() -> None:
+    gold = [("a", 100, 140), None]
+    assert m.quote_holds_gold(("a", 90, 200), gold)       # a sentence around the gold words
+    assert m.quote_holds_gold(("a", 100, 130), gold)      # 30 of 40 gold characters
+    assert not m.quote_holds_gold(("a", 120, 300), gold)  # 20 of 40, and 20 of 180
+    assert not m.quote_holds_gold(("b", 90, 200), gold)   # another article
+    assert not m.quote_holds_gold(("a", 0, 100), gold)    # next to it, not on it
+    # A gold quote of several sentences: one of them, wholly inside it, holds it.
+    assert m.quote_holds_gold(("a", 10, 50), [("a", 0, 400)])
+    assert not m.quote_holds_gold(("a", 10, 50), [None])
 
 
 # ----------------------------------------------------------------- verbatim quotes

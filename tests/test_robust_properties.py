@@ -130,7 +130,7 @@ def test_cleaning_drops_whole_lines_and_never_alters_a_kept_line(text):
 
 @FAST
 @given(any_text, st.data())
-def test_sentence_spans_are_trimmed_ordered_and_inside_one_line(text, data):
+def test_sentence_spans_are_trimmed_ordered_and_inside_one_paragraph(text, data):
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
     spans = split_sentences(text, start, end)
@@ -139,7 +139,11 @@ def test_sentence_spans_are_trimmed_ordered_and_inside_one_line(text, data):
         assert previous_end <= s < e <= end
         piece = text[s:e]
         assert piece == piece.strip() and len(piece) >= 3
-        assert "\n" not in piece
+        # A sentence holds a line break only where its next line goes on with it:
+        # a single break, the line after it opening lower-case.
+        assert "\n\n" not in piece.replace("\r", "")
+        for line in piece.split("\n")[1:]:
+            assert line.lstrip(" \t")[:1].islower() and line.lstrip(" \t")[:1].isascii()
         previous_end = e
 
 

@@ -131,6 +131,30 @@ def test_a_follow_up_shows_the_question_it_answered(page: Any) -> None:
     assert answer.locator(".rag-card").count() >= 1
     # The turn it carries to the next question is not shown.
     assert not page.locator("#rag-chat .rag-turn").last.is_visible()
+def test_an_answer_with_its_articles_opened_stays_compact(page: Any) -> None:
+    from ui.render import ARTICLE_BOX_PX
+
+    # Three quotes from one article were three cards; opened, the answer was about
+    # 2,400 px tall in the chat's 560 px box.
+    answer = _ask(page, "When was the last time trade between China and North Korea was "
+                        "this high?")
+    cards = answer.locator(".rag-card")
+    titles = [cards.nth(i).locator(".rag-title").inner_text() for i in range(cards.count())]
+    assert titles and len(titles) == len(set(titles))  # one card per story
+    assert "the highest since December 2019" in answer.locator(".rag-answer-text").inner_text(
+        ).split("[1]")[0]
+    closed = answer.bounding_box()["height"]
+    for i in range(cards.count()):
+        cards.nth(i).locator("details.rag-full summary").click()
+        box = cards.nth(i).locator(".rag-article").bounding_box()
+        assert box is not None and box["height"] <= ARTICLE_BOX_PX + 2
+    assert "Home > National" not in answer.inner_text()
+    assert "print dictionary print" not in answer.inner_text()
+    assert "![" not in answer.inner_text()
+    # Opening an article adds its scrolling box and a line, not the article.
+    opened = answer.bounding_box()["height"]
+    assert opened - closed <= cards.count() * (ARTICLE_BOX_PX + 60), (closed, opened)
+    assert opened <= 1100, opened
 
 
 def test_article_with_script_is_shown_as_text(page: Any) -> None:

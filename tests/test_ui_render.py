@@ -421,3 +421,124 @@ def test_upload_results_table_is_escaped() -> None:
     assert "a&lt;b&gt;.txt" in out and "type &lt;exe&gt;" in out and "<b>" not in out
     assert "added (2 articles)" in out and "1 added, 1 rejected" in out
     assert render_uploads([]) == ""
+
+
+# ---------------------------------------------------------------- one card per story
+
+STORY = ("Kim Jong Un left Beijing on Wednesday after a three-day visit. He toured a "
+         "medicine factory with Chinese officials. Trade between the two countries rose by a "
+         "third in September. Analysts expect more visits before the end of the year.")
+
+
+def _cards(out: str) -> list[str]:
+    return re.findall(r'<div class="rag-card" data-n="[^"]*">.*?</details></div>', out)
+
+
+def test_quotes_of_one_article_share_one_card() -> None:
+    a = _article(STORY, title="Kim leaves Beijing", source="Wire", published="2024-05-29")
+    b = _article(TEXT, title="Exports", source="Post", published="2024-10-01")
+    quotes = [(a, "He toured a medicine factory with Chinese officials."), (b, QUOTE),
+              (a, "Analysts expect more visits before the end of the year.")]
+    cites = tuple(_citation(art, q, n) for n, (art, q) in enumerate(quotes, 1))
+    out = render_answer(Answer(question="q", text="…", citations=cites), _index(a, b))
+    cards = _cards(out)
+    assert len(cards) == 2 and "from 2 stories" in out
+    first, second = cards
+    assert first.startswith('<div class="rag-card" data-n="1 3">')
+    assert '<span class="rag-ref">[1]</span><span class="rag-ref">[3]</span>' in first
+    assert '<span class="rag-title">Kim leaves Beijing</span>' in first
+    assert '<span class="rag-outlet">Wire</span> · <span class="rag-date">2024-05-29</span>' in (
+        first)
+    context = first.split('<blockquote class="rag-context">', 1)[1].split("</blockquote>")[0]
+    assert [_unmark(m) for m in MARKS.findall(context)] == [q for art, q in quotes if art is a]
+    # Each quote of a shared card carries its marker; a card of one quote needs none.
+    assert re.findall(r'</mark><sup class="rag-ref">(\[\d\])</sup>', context) == ["[1]", "[3]"]
+    assert [_unmark(m) for m in MARKS.findall(second)] == [QUOTE, QUOTE]
+    assert "</mark><sup" not in second
+    assert "also ran in" not in out
+
+
+SYNDICATED = ("SEOUL — North Korea and China agreed on Monday to reopen two border crossings "
+              "closed since 2020, officials in both capitals said. Trucks carrying food and "
+              "fertiliser are expected to cross from Dandong within weeks. The agreement "
+              "follows talks in Beijing between vice ministers of both foreign ministries.")
+
+
+def test_syndicated_copies_are_one_card_that_says_where_else_it_ran() -> None:
+    wire = _article(SYNDICATED + "\nReporting by a staff writer.", title="Border reopens",
+                    source="Alpha Wire", published="2024-06-03")
+    copy = _article("Border to reopen\n" + SYNDICATED + "\n© Beta Post", title="Border to reopen",
+                    source="Beta Post", published="2024-06-04")
+    other = _article(STORY, title="Kim leaves Beijing", source="Gamma Times")
+    q1 = "Trucks carrying food and fertiliser are expected to cross from Dandong within weeks."
+    q2 = ("The agreement follows talks in Beijing between vice ministers of both foreign "
+          "ministries.")
+    q3 = "He toured a medicine factory with Chinese officials."
+    cites = (_citation(wire, q1, 1), _citation(copy, q2, 2), _citation(other, q3, 3))
+    out = render_answer(Answer(question="q", text="…", citations=cites),
+                        _index(wire, copy, other))
+    cards = _cards(out)
+    assert len(cards) == 2
+    assert '<div class="rag-card" data-n="1 2">' in cards[0]
+    assert "also ran in: Beta Post · 2024-06-04" in cards[0]
+    # Both quotes are marked in the story shown, the copy's one where it stands there.
+    context = cards[0].split('<blockquote class="rag-context">', 1)[1].split("</blockquote>")[0]
+    assert [_unmark(m) for m in MARKS.findall(context)] == [q1, q2]
+    assert "also ran in" not in cards[1] and "Gamma Times" in cards[1]
+
+
+def test_different_stories_on_one_topic_are_not_copies() -> None:
+    from ui.render import syndicated
+
+    a = _article(SYNDICATED)
+    b = _article(SYNDICATED.replace("SEOUL — ", "") + " Reporting by a staff writer.")
+    c = _article("North Korea and China will reopen border crossings, officials said, and "
+                 "trucks with food may cross from Dandong. Vice ministers met in Beijing.")
+    assert syndicated(a, b) and syndicated(b, a)
+    assert not syndicated(a, c)
+
+
+def test_cards_show_the_cleaned_article_at_exact_offsets() -> None:
+    from rag.clean import find_boilerplate
+
+    text = ("Trade surges\nHome > National > North Korea\nprint dictionary print\n"
+            "![Kim and Xi [PHOTO]](https://example.org/p.jpg)\n" + STORY)
+    article = Article(id=Article.make_id(text), text=text, dropped=find_boilerplate(text),
+                      title="Trade surges")
+    quote = "He toured a medicine factory with Chinese officials."
+    card = render_citation(_citation(article, quote), article)
+    for clutter in ("Home &gt; National", "print dictionary print", "![", "https://example.org"):
+        assert clutter not in card
+    assert [_unmark(m) for m in MARKS.findall(card)] == [quote, quote]
+    assert f"characters {text.index(quote):,}–{text.index(quote) + len(quote):,}" in card
+
+
+def test_the_opened_article_scrolls_in_a_box_of_its_own() -> None:
+    from ui.render import ARTICLE_BOX_PX, CSS
+
+    long_text = " ".join(f"Sentence number {i} of a long article." for i in range(400))
+    article = _article(long_text + " " + QUOTE)
+    card = render_citation(_citation(article), article)
+    box = re.search(r'<div class="rag-article" style="([^"]*)">', card)
+    assert box and f"max-height:{ARTICLE_BOX_PX}px" in box.group(1)
+    assert "overflow-y:auto" in box.group(1)
+    assert ARTICLE_BOX_PX <= 280
+    assert re.search(r"\.rag-article \{ max-height: \d+px; overflow-y: auto", CSS)
+    # The context around the quote stays short: about CONTEXT_CHARS each side.
+    context = card.split('<blockquote class="rag-context">', 1)[1].split("</blockquote>")[0]
+    assert len(_unmark(re.sub(r"</?mark>", "", context))) < len(QUOTE) + 2 * 160 + 10
+
+
+def test_an_indirect_answer_is_labelled() -> None:
+    article = _article()
+    cite = _citation(article)
+    indirect = Answer(question="q", text=f"The articles don't say directly; closest passages: "
+                      f"“{QUOTE}” [1]", citations=(cite,), confidence_label="indirect",
+                      reason="The closest sentences match the question <only> loosely.")
+    out = render_answer(indirect, _index(article))
+    assert '<span class="rag-badge rag-indirect">indirect</span>' in out
+    assert "Why: The closest sentences match the question &lt;only&gt; loosely." in out
+    assert "The articles don&#x27;t say directly; closest passages:" in out
+    direct = render_answer(Answer(question="q", text=f"“{QUOTE}” [1]", citations=(cite,)),
+                           _index(article))
+    assert "rag-indirect" not in direct

@@ -1,5 +1,11 @@
 """HTML for the chat: answers, evidence cards, abstentions and the index panel.
 
+An answer shows one card per story: every quote from an article is marked in
+one short context, and an article that several outlets ran (near-identical
+text) is one card that says where else it "also ran". Cards show the article as
+cleaned (no image markup, breadcrumbs or share buttons), at the offsets of the
+stored text, and the opened article scrolls in a box of its own.
+
 Plain functions, no Gradio: they are unit-tested without a browser.
 
 Every piece of article text, metadata and question is passed through
@@ -18,10 +24,21 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from rag.clean import kept_blocks
 from rag.records import Answer, Article, Citation, Hit
 
-#: Characters of surrounding text shown on each side of a quote in a card.
-CONTEXT_CHARS = 300
+#: Characters of surrounding text shown on each side of a quote in a card: a short
+#: context, so that an answer of three quotes fits one screen.
+CONTEXT_CHARS = 100
+#: ... but at least this many when a card holds several quotes.
+MIN_CONTEXT_CHARS = 60
+#: Runs of line breaks and blank (or non-breaking-space) lines in shown HTML.
+_BLANK_LINES = re.compile(r"<br>(?:[\s\xa0]*<br>)+")
+#: The opened article scrolls inside a box this tall (px), never stretching the chat.
+ARTICLE_BOX_PX = 220
+#: Two cited articles are copies of one story (syndicated by several outlets)
+#: when this share of their word triples is the same.
+SYNDICATED_OVERLAP = 0.8
 #: Longer articles are shown as a window around the quote when opened, so one
 #: huge upload cannot make every answer that cites it megabytes of HTML.
 MAX_ARTICLE_CHARS = 60_000
@@ -100,6 +117,64 @@ def highlight(text: str, start: int, end: int, lo: int = 0, hi: int | None = Non
     )
 
 
+def highlight_spans(text: str, spans: Sequence[tuple[int, int]], lo: int = 0,
+                    hi: int | None = None, mark_class: str = "",
+                    labels: dict[tuple[int, int], str] | None = None) -> str:
+    """``text[lo:hi]`` as escaped HTML with each ``text[start:end]`` of ``spans`` in
+    ``<mark>`` (clipped to the window; overlapping spans merged into one mark), each
+    followed by its marker from ``labels`` ("[2]") when given."""
+    hi = len(text) if hi is None else hi
+    attr = f' class="{esc(mark_class)}"' if mark_class else ""
+    out, cursor = [], lo
+    for span in sorted(spans):
+        start, end = max(span[0], cursor, lo), min(span[1], hi)
+        if end <= start:
+            continue
+        label = (labels or {}).get(span)
+        sup = f'<sup class="rag-ref">{esc(label)}</sup>' if label else ""
+        out.append(esc(text[cursor:start]) + f"<mark{attr}>{esc(text[start:end])}</mark>{sup}")
+        cursor = end
+    out.append(esc(text[cursor:hi]))
+    return "".join(out)
+
+
+def _blocks(article: Article) -> list[tuple[int, int]]:
+    """The spans of the article a reader is shown: its text less the lines cleaning
+    dropped (image markup, breadcrumbs, share buttons ...), offsets unchanged."""
+    return kept_blocks(article.text, article.dropped) or [(0, len(article.text))]
+
+
+def _block_of(blocks: Sequence[tuple[int, int]], start: int, end: int,
+              size: int) -> tuple[int, int]:
+    """The kept block holding ``start:end`` (the whole text if none does)."""
+    return next(((s, e) for s, e in blocks if s <= start and end <= e), (0, size))
+
+
+def _context(article: Article, spans: Sequence[tuple[int, int]], mark_class: str = "",
+             labels: dict[tuple[int, int], str] | None = None) -> str:
+    """The quotes ``spans`` of ``article``, each in a few words of its surroundings
+    within its cleaned block, as one stretch of escaped HTML: windows that touch
+    are merged, others joined by " … "."""
+    text = article.text
+    blocks = _blocks(article)
+    # The more quotes a card holds, the less of their surroundings each gets.
+    radius = max(CONTEXT_CHARS // max(1, len(spans)), MIN_CONTEXT_CHARS)
+    windows: list[list[int]] = []
+    for start, end in sorted(spans):
+        b_lo, b_hi = _block_of(blocks, start, end, len(text))
+        lo, hi = context_span(text[:b_hi], max(start, b_lo), end, radius)
+        lo = max(lo, b_lo)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        else:
+            windows.append([lo, hi])
+    parts = [highlight_spans(text, spans, lo, hi, mark_class, labels) for lo, hi in windows]
+    lead = "… " if windows and windows[0][0] > 0 else ""
+    tail = " …" if windows and windows[-1][1] < len(text) else ""
+    # Blank lines between paragraphs take a line each at most.
+    return _BLANK_LINES.sub("<br>", lead + " … ".join(parts) + tail)
+
+
 def _meta_line(item: Citation | Hit) -> str:
     """Outlet · date · link of a card: as the article states them, or "… not stated"."""
     parts = [f'<span class="rag-outlet">{esc(item.source_label)}</span>',
@@ -119,45 +194,115 @@ def _title(title: str | None, article: Article | None) -> str:
     return article.label if article is not None else "title not stated"
 
 
-def _whole_article(article: Article, start: int, end: int, mark_class: str = "",
+def _whole_article(article: Article, spans: Sequence[tuple[int, int]], mark_class: str = "",
                    what: str = "quote") -> str:
-    """The article in a ``<details>`` element, the span ``start:end`` highlighted."""
+    """The article in a ``<details>`` element with ``spans`` highlighted: its text less
+    the lines cleaning dropped, in a box of at most ``ARTICLE_BOX_PX`` that scrolls."""
     text = article.text
+    first = min(spans) if spans else (0, 0)
     lo, hi = 0, len(text)
     note = ""
     if len(text) > MAX_ARTICLE_CHARS:
         half = MAX_ARTICLE_CHARS // 2
-        lo = max(0, min(start - half, len(text) - MAX_ARTICLE_CHARS))
+        lo = max(0, min(first[0] - half, len(text) - MAX_ARTICLE_CHARS))
         hi = min(len(text), lo + MAX_ARTICLE_CHARS)
         note = (f'<div class="rag-note">The article has {len(text):,} characters; '
                 f"characters {lo:,}–{hi:,} are shown.</div>")
-    where = f"characters {start:,}–{end:,}"
+    shown = [(max(s, lo), min(e, hi)) for s, e in _blocks(article) if s < hi and e > lo]
+    body = "<br>".join(highlight_spans(text, spans, s, e, mark_class) for s, e in shown)
+    where = ", ".join(f"{s:,}–{e:,}" for s, e in sorted(spans))
+    plural = "s" if len(spans) > 1 else ""
     return (
         '<details class="rag-full"><summary>Read the whole article '
-        f'<span class="rag-where">({what} at {where})</span></summary>'
-        f'{note}<div class="rag-article">{highlight(text, start, end, lo, hi, mark_class)}</div>'
-        "</details>"
+        f'<span class="rag-where">({what}{plural} at characters {where})</span></summary>'
+        f'{note}<div class="rag-article" style="max-height:{ARTICLE_BOX_PX}px;'
+        f'overflow-y:auto">{body}</div></details>'
     )
 
 
+def _shingles(text: str) -> set[tuple[str, ...]]:
+    tokens = re.findall(r"\w+", text.casefold())
+    return {tuple(tokens[i:i + 3]) for i in range(max(1, len(tokens) - 2))}
+
+
+def syndicated(a: Article, b: Article) -> bool:
+    """Whether ``a`` and ``b`` are copies of one story: at least
+    ``SYNDICATED_OVERLAP`` of the word triples of the shorter one are in the other
+    (an outlet's own headline, byline or footer aside)."""
+    if a.id == b.id:
+        return True
+    sa, sb = _shingles(a.text), _shingles(b.text)
+    if not sa or not sb:
+        return False
+    return len(sa & sb) / min(len(sa), len(sb)) >= SYNDICATED_OVERLAP
+
+
+def group_citations(citations: Sequence[Citation], articles: dict[str, Article],
+                    ) -> list[list[Citation]]:
+    """The citations by story, in the order of their first marker: one group per
+    article, an article that is a syndicated copy of an earlier one joining its group."""
+    groups: list[list[Citation]] = []
+    for c in citations:
+        article = articles.get(c.article_id)
+        for group in groups:
+            first = articles.get(group[0].article_id)
+            if group[0].article_id == c.article_id or (
+                    article is not None and first is not None and syndicated(first, article)):
+                group.append(c)
+                break
+        else:
+            groups.append([c])
+    return groups
+
+
+def _also_ran(group: Sequence[Citation]) -> str:
+    """"also ran in: Outlet · date; …" for the copies of a card's story."""
+    seen: dict[str, Citation] = {}
+    for c in group[1:]:
+        if c.article_id != group[0].article_id:
+            seen.setdefault(c.article_id, c)
+    if not seen:
+        return ""
+    copies = "; ".join(f"{esc(c.source_label)} · {esc(c.date_label)}" for c in seen.values())
+    return f'<div class="rag-also">also ran in: {copies}</div>'
+
+
+def render_card(group: Sequence[Citation], articles: dict[str, Article]) -> str:
+    """One evidence card for one story: every quote of it highlighted in a short
+    context, with the outlet, date, title and link of the article first cited,
+    the other outlets that ran a copy, and the whole article when opened."""
+    first = group[0]
+    article = articles.get(first.article_id)
+    refs = "".join(f'<span class="rag-ref">[{c.n}]</span>' for c in group)
+    head = (f'<div class="rag-card-head">{refs} '
+            f'<span class="rag-title">{esc(_title(first.title, article))}</span></div>')
+    spans: list[tuple[int, int]] = []
+    loose: list[Citation] = []
+    for c in group:
+        if article is not None and article.text[c.start:c.end] == c.quote:
+            spans.append((c.start, c.end))
+        elif article is not None and c.article_id != article.id and c.quote in article.text:
+            at = article.text.index(c.quote)  # a copy's quote, found in the story shown
+            spans.append((at, at + len(c.quote)))
+        else:
+            # The index changed under the answer (an upload rebuilt it): the quote
+            # is still exact, only its surroundings are unavailable.
+            loose.append(c)
+    # With several quotes in a card, each is followed by its marker.
+    labels = ({span: f"[{c.n}]" for span, c in zip(spans, [c for c in group if c not in loose],
+                                                     strict=True)} if len(group) > 1 else None)
+    context = _context(article, spans, labels=labels) if article is not None and spans else ""
+    context += " ".join(f"<mark>{esc(c.quote)}</mark>" for c in loose)
+    full = _whole_article(article, spans) if article is not None and spans else ""
+    numbers = " ".join(str(c.n) for c in group)
+    return (f'<div class="rag-card" data-n="{numbers}">{head}{_meta_line(first)}'
+            f'{_also_ran(group)}<blockquote class="rag-context">{context}</blockquote>'
+            f"{full}</div>")
+
+
 def render_citation(citation: Citation, article: Article | None) -> str:
-    """One evidence card: the quote highlighted in its surrounding sentences,
-    outlet, title, date and link, and the whole article when opened."""
-    title = _title(citation.title, article)
-    head = (f'<div class="rag-card-head"><span class="rag-ref">[{citation.n}]</span> '
-            f'<span class="rag-title">{esc(title)}</span></div>')
-    meta = _meta_line(citation)
-    if article is not None and article.text[citation.start:citation.end] == citation.quote:
-        lo, hi = context_span(article.text, citation.start, citation.end)
-        context = highlight(article.text, citation.start, citation.end, lo, hi)
-        full = _whole_article(article, citation.start, citation.end)
-    else:
-        # The index changed under the answer (an upload rebuilt it): the quote
-        # is still exact, only its surroundings are unavailable.
-        context = f"<mark>{esc(citation.quote)}</mark>"
-        full = ""
-    return (f'<div class="rag-card" data-n="{citation.n}">{head}{meta}'
-            f'<blockquote class="rag-context">{context}</blockquote>{full}</div>')
+    """The evidence card of a single citation (:func:`render_card`)."""
+    return render_card([citation], {} if article is None else {article.id: article})
 
 
 def render_passage(hit: Hit, article: Article | None) -> str:
@@ -169,7 +314,7 @@ def render_passage(hit: Hit, article: Article | None) -> str:
         text = text[: cut if cut > 0 else PASSAGE_PREVIEW_CHARS] + "…"
     full = ""
     if article is not None and article.text[hit.start:hit.end] == hit.text:
-        full = _whole_article(article, hit.start, hit.end, mark_class="rag-weak",
+        full = _whole_article(article, [(hit.start, hit.end)], mark_class="rag-weak",
                               what="passage")
     return (
         '<div class="rag-card rag-not-answer">'
@@ -193,7 +338,8 @@ def render_answer_text(answer: Answer) -> str:
 
 def render_answer(answer: Answer, index: Any) -> str:
     """The chat message for ``answer``: its text with ``[n]`` markers, then one
-    evidence card per citation; or, for an abstention, a notice and the closest
+    evidence card per story (an article and its syndicated copies, every quote of
+    it highlighted); or, for an abstention, a notice and the closest
     passages labelled as not answering the question.
 
     ``index`` is the loaded ``rag.Index`` the answer came from (for the article
@@ -220,13 +366,19 @@ def render_answer(answer: Answer, index: Any) -> str:
             '<div class="rag-abstain"><span class="rag-badge">no answer</span> '
             f"{esc(answer.text)}</div>{reason}{hints_html}{passages}</div>"
         )
-    cards = "".join(render_citation(c, articles.get(c.article_id)) for c in answer.citations)
-    n = len(answer.citations)
+    groups = group_citations(answer.citations, articles)
+    cards = "".join(render_card(g, articles) for g in groups)
+    n, k = len(answer.citations), len(groups)
+    indirect = answer.confidence_label == "indirect"
+    badge = '<span class="rag-badge rag-indirect">indirect</span> ' if indirect else ""
+    why = (f'<div class="rag-reason">Why: {esc(answer.reason)}</div>'
+           if indirect and answer.reason else "")
     return (
-        '<div class="rag-answer">'
-        f'<div class="rag-answer-text">{render_answer_text(answer)}</div>{hints_html}'
-        f'<div class="rag-section">Evidence ({n} quote{"s" if n != 1 else ""}, verbatim '
-        "from the articles):</div>"
+        f'<div class="rag-answer{" rag-answer-indirect" if indirect else ""}">'
+        f'<div class="rag-answer-text">{badge}{render_answer_text(answer)}</div>{why}'
+        f'{hints_html}'
+        f'<div class="rag-section">Evidence ({n} quote{"s" if n != 1 else ""} from {k} '
+        f'{"stories" if k != 1 else "story"}, verbatim from the articles):</div>'
         f"{cards}</div>"
     )
 
@@ -314,8 +466,11 @@ CSS = """
 .rag-answer mark.rag-weak { background: #e5e7eb; }
 .rag-full summary { cursor: pointer; color: #1d4ed8; font-size: 0.88em; }
 .rag-where { color: #777; }
-.rag-article { max-height: 420px; overflow-y: auto; font-size: 0.9em; line-height: 1.5;
+.rag-article { max-height: 220px; overflow-y: auto; font-size: 0.9em; line-height: 1.5;
                padding: 6px 10px; border: 1px solid #eee; background: #fff; margin-top: 4px; }
+.rag-also { font-size: 0.82em; color: #555; margin: 0 0 4px; }
+.rag-card-head .rag-ref { margin-right: 2px; }
+.rag-badge.rag-indirect { background: #fef3c7; color: #92400e; }
 .rag-badge { display: inline-block; font-size: 0.75em; text-transform: uppercase;
              letter-spacing: 0.04em; padding: 1px 6px; border-radius: 4px;
              background: #e5e7eb; color: #374151; margin-right: 4px; }

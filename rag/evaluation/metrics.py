@@ -135,6 +135,26 @@ def evidence_in_chunk(
     return span_overlap(q_start, q_end, c_start, c_end) >= min_overlap * (q_end - q_start)
 
 
+def quote_holds_gold(
+    quote_span: tuple[str, int, int],
+    gold_spans: Iterable[tuple[str, int, int] | None],
+    min_overlap: float = 0.6,
+) -> bool:
+    """Whether a quoted span ``(article_id, start, end)`` holds a gold evidence span:
+    in the same article, it covers at least ``min_overlap`` of the gold span's
+    characters, or the gold span (a gold quote of several sentences) covers at
+    least that much of the quote."""
+    q_art, q_start, q_end = quote_span
+    for gold in gold_spans:
+        if gold is None or gold[0] != q_art:
+            continue
+        shared = span_overlap(q_start, q_end, gold[1], gold[2])
+        if shared and (shared >= min_overlap * (gold[2] - gold[1])
+                       or shared >= min_overlap * (q_end - q_start)):
+            return True
+    return False
+
+
 def reciprocal_rank(first_rank: int | None, cutoff: int | None = None) -> float:
     """``1/rank`` of the first relevant item, 0 when none (or beyond ``cutoff``)."""
     if first_rank is None or (cutoff is not None and first_rank > cutoff):
@@ -319,11 +339,20 @@ class AbstentionScores:
     n_unanswerable: int
     n_answerable: int
 
+    @property
+    def f1(self) -> float | None:
+        """The harmonic mean of precision and recall (None when either is)."""
+        if self.precision is None or self.recall is None:
+            return None
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
     def to_dict(self) -> dict[str, float | int | None]:
         """JSON-ready form."""
         return {
             "precision": self.precision,
             "recall": self.recall,
+            "f1": self.f1,
             "false_abstention_rate": self.false_abstention_rate,
             "n_abstained": self.n_abstained,
             "n_unanswerable": self.n_unanswerable,

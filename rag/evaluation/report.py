@@ -163,8 +163,12 @@ def compact_table(results: dict[str, Any]) -> str:
         lines.append(
             f"* Abst: abstention recall for 'all'/'unanswerable', false-abstention rate "
             f"otherwise. Abstention precision {fmt(ab['precision'])}, recall "
-            f"{fmt(ab['recall'])}, false-abstention rate {fmt(ab['false_abstention_rate'])}"
+            f"{fmt(ab['recall'])}, F1 {fmt(ab.get('f1'))}, false-abstention rate "
+            f"{fmt(ab['false_abstention_rate'])}"
         )
+        quotes = results["answers"].get("quotes")
+        if quotes:
+            lines.append(_quotes_line(quotes))
     lines.append(
         f"verbatim quotes: {fmt(verbatim['verbatim_share'])} of {verbatim['citations']} "
         f"citations ({len(verbatim['violations'])} violations)"
@@ -176,6 +180,55 @@ def compact_table(results: dict[str, Any]) -> str:
         f"peak memory {fmt(cost['peak_memory_mb'], 0)} MB; run {fmt(cost['run_seconds'], 1)} s"
     )
     return "\n".join(lines)
+
+
+def _bar(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _quotes_line(q: dict[str, Any]) -> str:
+    """The seed run's quote figures on one line, each with its bar."""
+    reasons = ", ".join(f"{n} {r}" for r, n in sorted(q["by_reason"].items()))
+    return (f"quotes: answer first {fmt(q['answer_first_rate'])} of {q['answer_first_n']} "
+            f"answered answerable questions (bar >= {q['answer_first_bar']}: "
+            f"{_bar(q['answer_first_ok'])}); caption/headline/fragment quotes {q['problems']}"
+            f"{f' ({reasons})' if reasons else ''} (bar {q['problems_bar']}: "
+            f"{_bar(q['problems_ok'])})")
+
+
+def _quotes_section(results: dict[str, Any]) -> list[str]:
+    q = results["answers"].get("quotes")
+    if not q:
+        return []
+    lines = [
+        "## Quotes that answer",
+        "",
+        "Answer first: share of answered answerable questions whose first quote holds a "
+        "gold evidence quote (same article, >= 60% of the gold span covered, or the gold "
+        "span covering >= 60% of the quote). Non-answers: quotes that are captions, photo "
+        "credits, headlines, bylines, breadcrumbs, widgets, markup or fragments (including "
+        "a quote that does not start where a sentence may start), by the rules of "
+        "`rag.quotable`.",
+        "",
+        md_table(("measure", "value", "bar", "met"), [
+            ["answer first", q["answer_first_rate"], f">= {q['answer_first_bar']}",
+             _bar(q["answer_first_ok"])],
+            ["non-answer quotes", q["problems"], f"{q['problems_bar']}",
+             _bar(q["problems_ok"])],
+        ]),
+        "",
+    ]
+    if q["examples"]:
+        lines += ["Non-answer quotes:", ""]
+        lines += [f"- {x['id']} [{x['n']}] {x['reason']}: {x['quote'][:160]!r}"
+                  for x in q["examples"][:30]]
+        lines.append("")
+    if q["answer_first_misses"]:
+        lines += ["First quote holds no gold quote:", ""]
+        lines += [f"- {x['id']} {x['question']!r}: {(x['first_quote'] or '')[:160]!r}"
+                  for x in q["answer_first_misses"][:30]]
+        lines.append("")
+    return lines
 
 
 # --------------------------------------------------------------------------- markdown
@@ -350,11 +403,12 @@ def _seed_markdown(results: dict[str, Any]) -> list[str]:
         "",
         "## Abstention",
         "",
-        md_table(("abstention precision", "abstention recall", "false abstention rate",
-                  "abstained", "unanswerable", "answerable"),
-                 [[ab["precision"], ab["recall"], ab["false_abstention_rate"],
+        md_table(("abstention precision", "abstention recall", "abstention F1",
+                  "false abstention rate", "abstained", "unanswerable", "answerable"),
+                 [[ab["precision"], ab["recall"], ab.get("f1"), ab["false_abstention_rate"],
                    ab["n_abstained"], ab["n_unanswerable"], ab["n_answerable"]]]),
         "",
+        *_quotes_section(results),
     ]
 
 

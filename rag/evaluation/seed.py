@@ -4,7 +4,11 @@ Questions come from ``eval/seed_questions.jsonl``, one JSON object a line with
 ``id, question, type (fact|paraphrase|multi_article|unanswerable), answers,
 article_ids, evidence (verbatim quotes), files``.
 
-Per question we call ``search(k=10)`` once and ``ask()`` once. A retrieved chunk
+Per question we call ``search(k=10)`` once and ``ask()`` once. Besides retrieval
+and answer accuracy, a run counts how often the first quote holds a gold quote
+(``answer_first_rate``, over answerable questions that were answered) and the
+quotes that are no answer at all: captions, headlines, bylines, fragments
+(``quote_problems``, by the rules of ``rag.quotable``). A retrieved chunk
 "holds" a gold evidence quote when the quote, whitespace removed, is contained
 in it, or when the chunk covers at least 60% of the quote's span in the same
 article (a quote cut in two by the chunker); see ``metrics.evidence_in_chunk``.
@@ -153,9 +157,11 @@ def score_question(
         "cited_article_ids": [c.article_id for c in answer.citations],
         "retrieved_article_ids": [h.article_id for h in hits],
         "verbatim_violations": [v.to_dict() for v in violations],
+        "quote_problems": quote_problems(answer, index),
     }
     if q.answerable:
-        ranks = evidence_ranks(q.evidence, quote_spans(q, index), hits)
+        spans = quote_spans(q, index)
+        ranks = evidence_ranks(q.evidence, spans, hits)
         found = [r for r in ranks if r is not None]
         record["evidence_ranks"] = ranks
         record["first_hit_rank"] = min(found) if found else None
@@ -164,7 +170,59 @@ def score_question(
         )
         good, _ = m.citation_precision(record["cited_article_ids"], q.article_ids)
         record["citations_on_gold"] = good
+        first = answer.citations[0] if answer.citations else None
+        record["answer_first"] = None if first is None else m.quote_holds_gold(
+            (first.article_id, first.start, first.end), spans)
+        record["first_quote"] = None if first is None else first.quote
     return record
+
+
+def quote_problems(answer: Answer, index: Index) -> list[dict[str, Any]]:
+    """The answer's quotes that are no answer: captions, photo credits, headlines,
+    bylines, breadcrumbs, widgets, markup and fragments (by the composer's own
+    rules, ``rag.quotable``, which include that a quote starts where a sentence
+    may start), each with its marker, reason and text."""
+    from rag.quotable import unquotable
+
+    out = []
+    for c in answer.citations:
+        article = index.articles.get(c.article_id)
+        if article is None:
+            continue
+        reason = unquotable(article.text, c.start, c.end, article.title)
+        if reason is not None:
+            out.append({"n": c.n, "reason": reason, "article_id": c.article_id,
+                        "quote": c.quote})
+    return out
+
+
+#: The bars the quotes must clear (issue 28): the answer first, no non-answers.
+ANSWER_FIRST_BAR = 0.85
+QUOTE_PROBLEMS_BAR = 0
+
+
+def quote_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The run's answer-first rate and its non-answer quotes, by reason, with the bars."""
+    overall = summarize(records)
+    problems = [{"id": r["id"], **p} for r in records for p in r["quote_problems"]]
+    by_reason: dict[str, int] = {}
+    for p in problems:
+        by_reason[p["reason"]] = by_reason.get(p["reason"], 0) + 1
+    rate = overall["answer_first_rate"]
+    return {
+        "answer_first_rate": rate,
+        "answer_first_n": overall["answer_first_n"],
+        "answer_first_bar": ANSWER_FIRST_BAR,
+        "answer_first_ok": rate is not None and rate >= ANSWER_FIRST_BAR,
+        "problems": len(problems),
+        "problems_bar": QUOTE_PROBLEMS_BAR,
+        "problems_ok": len(problems) <= QUOTE_PROBLEMS_BAR,
+        "by_reason": by_reason,
+        "examples": problems,
+        "answer_first_misses": [
+            {"id": r["id"], "question": r["question"], "first_quote": r["first_quote"]}
+            for r in records if r.get("answer_first") is False],
+    }
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -182,6 +240,10 @@ def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out["citation_precision"] = (
         sum(r["citations_on_gold"] for r in answerable) / n_cites if n_cites else None
     )
+    led = [r for r in answerable if r.get("answer_first") is not None]
+    out["answer_first_rate"] = m.mean(float(r["answer_first"]) for r in led)
+    out["answer_first_n"] = len(led)
+    out["quote_problems"] = sum(len(r["quote_problems"]) for r in records)
     out["abstention"] = m.abstention_scores(
         [r["abstained"] for r in records], [r["answerable"] for r in records]
     ).to_dict()
@@ -275,6 +337,7 @@ def run_seed(
                 ),
                 "violations": violations,
             },
+            "quotes": quote_summary(records),
         },
         "cost": {
             **handle.cost(),
