@@ -135,7 +135,9 @@ def test_an_answer_with_its_articles_opened_stays_compact(page: Any) -> None:
     from ui.render import ARTICLE_BOX_PX
 
     # Three quotes from one article were three cards; opened, the answer was about
-    # 2,400 px tall in the chat's 560 px box.
+    # 2,400 px tall in the chat's 560 px box. A new conversation: after earlier turns,
+    # "this high" would be read as a follow-up of the last one.
+    page.reload(wait_until="networkidle")
     answer = _ask(page, "When was the last time trade between China and North Korea was "
                         "this high?")
     cards = answer.locator(".rag-card")
