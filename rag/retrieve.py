@@ -17,7 +17,7 @@ from .index import Index
 from .parts import Part
 from .records import Hit
 from .rerank import CrossEncoder
-from .store import FILES, Restriction, Where
+from .store import Restriction, Where
 from .store import top as _top
 from .text import tokenize
 
@@ -219,16 +219,13 @@ def retrieve(
     asked = question if bridge is None else f"{question} {bridge}"
     terms = list(dict.fromkeys(tokenize(asked))) if config.hybrid else []
     sentence_lexical: np.ndarray | None = None
-    chunk_lexical: np.ndarray | None = None
     if terms:
-        # The store ranks chunks by BM25 itself; the file store's scores are ours.
-        if index.store.kind == FILES:
-            chunk_lexical = index.bm25().get_scores(terms)
         if config.sentence_bm25 or (config.rerank_depth and reranker is not None):
             sentence_lexical = index.sentence_bm25(terms)
         if config.sentence_bm25:
             lexical.append(index.best_sentence_bm25(terms, sentence_lexical))
-    candidates = index.store.candidates(index, query_vector, terms, dense, chunk_lexical)
+    # The store ranks chunks by BM25 itself (the file store once per question).
+    candidates = index.store.candidates(index, query_vector, terms, dense, None)
 
     def rankings(restrict: Restriction) -> list[np.ndarray]:
         out = [candidates.dense(CANDIDATES, restrict)]

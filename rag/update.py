@@ -93,11 +93,10 @@ def add_files(
     if not new and not replaced:
         return results, None
     if replaced:
+        paths = {str(Path(a.path)) for a in existing if a.id in replaced and a.path}
         existing = [a for a in existing if a.id not in replaced]
         results = [FileResult(r.path, r.status, "replaced its earlier version", r.article_ids)
-                   if r.status == "added" and any(
-                       a.path is not None and str(Path(a.path)) == str(Path(r.path))
-                       for a in current.article_list if a.id in replaced) else r
+                   if r.status == "added" and str(Path(r.path)) in paths else r
                    for r in results]
     report = build_from_articles(existing + new, root, config=config, progress=progress,
                                  problems=problems, on_stage=on_stage)
