@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo ask test check lint types unit browser-deps bench bench-cold eval clean
+.PHONY: setup demo ask test check lint types unit browser-deps bench bench-cold bench-scale eval clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: setup
 # `rag ask` as a fresh process, 7 times: median/min/max wall time and peak memory.
 bench-cold: setup
 	$(BIN)/python benchmarks/bench_cold_start.py
+
+# Corpora of 10k, 100k and 1M chunks: build, disk, RSS, load, search/ask p50/p95, ANN recall.
+bench-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py --json benchmarks/scale.json
 
 clean:
 	rm -rf $(VENV) index/CURRENT index/builds .pytest_cache .mypy_cache .ruff_cache

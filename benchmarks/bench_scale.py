@@ -72,13 +72,24 @@ def make_corpus(n_chunks: int, out: Path, seed: int = 7) -> int:
 class HashEncoder:
     """Words hashed into ``DIM`` dimensions, normalised: fast, deterministic, meaningless."""
 
+    def __init__(self) -> None:
+        self._slots: dict[str, tuple[int, float]] = {}  # word -> (dimension, sign)
+
+    def _slot(self, word: str) -> tuple[int, float]:
+        slot = self._slots.get(word)
+        if slot is None:
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
+            slot = self._slots[word] = (h % DIM, 1.0 if h & 1 << 31 else -1.0)
+        return slot
+
     def _one(self, text: str) -> np.ndarray:
         from rag.text import tokenize
 
-        v = np.zeros(DIM, dtype=np.float32)
-        for word in tokenize(text):
-            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
-            v[h % DIM] += 1.0 if h & 1 << 31 else -1.0
+        slots = [self._slot(w) for w in tokenize(text)]
+        if not slots:
+            return np.zeros(DIM, dtype=np.float32)
+        dims, signs = zip(*slots, strict=True)
+        v = np.bincount(dims, weights=signs, minlength=DIM).astype(np.float32)
         n = float(np.linalg.norm(v))
         return v / n if n else v
 

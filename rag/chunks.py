@@ -18,6 +18,46 @@ from typing import Any
 from .clean import kept_blocks
 from .records import Article, Chunk
 
+
+class _SpanCounter:
+    """Token counts of spans of one text, from one tokenization of all of it.
+
+    A WordPiece/BPE tokenizer splits text into words first and tokenizes each word
+    alone, so a span that starts and ends between words has exactly the tokens of
+    the whole text's tokens inside it. A span whose edge cuts a word (the
+    splitter's last resort, per character) is counted by the tokenizer itself.
+    """
+
+    def __init__(self, encoding: Any, specials: int, count: Callable[[str], int]):
+        import numpy as np
+
+        offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+        self._starts, self._ends = offsets[:, 0], offsets[:, 1]
+        words = np.asarray([-1 if w is None else w for w in encoding.word_ids], dtype=np.int64)
+        self._words = words
+        self._specials = specials
+        self._fallback = count
+
+    def _between_words(self, at: int) -> bool:
+        import numpy as np
+
+        i = int(np.searchsorted(self._starts, at, side="left"))  # first token starting >= at
+        if i > 0 and self._ends[i - 1] > at:
+            return False  # a token straddles ``at``
+        return not (0 < i < len(self._words) and self._words[i - 1] == self._words[i])
+
+    def count(self, text: str, start: int, end: int) -> int:
+        if end <= start:
+            return self._fallback("")
+        if not (self._between_words(start) and self._between_words(end)):
+            return self._fallback(text[start:end])
+        import numpy as np
+
+        first = int(np.searchsorted(self._starts, start, side="left"))
+        last = int(np.searchsorted(self._starts, end, side="left"))
+        return last - first + self._specials
+
+
 # Paragraphs, then lines, then sentence ends, then clauses, then words.
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
@@ -52,10 +92,16 @@ class Chunker:
     fits the model's input without truncation.
     """
 
-    def __init__(self, count_tokens: Callable[[str], int], max_tokens: int, overlap: int):
+    def __init__(self, count_tokens: Callable[[str], int], max_tokens: int, overlap: int,
+                 spans: Callable[[str], _SpanCounter] | None = None):
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         self.count_tokens = count_tokens
+        # With ``spans``, a block is tokenized once and its pieces are counted from
+        # the token offsets (the tokenizer called once per piece was half of a
+        # build's time on a hashed embedder, and 3% with the real model).
+        self._spans = spans
+        self._block: _SpanCounter | None = None
         self.max_tokens = max_tokens
         self.overlap = overlap
         # The reference implementation: split_spans() returns its pieces, as spans.
@@ -73,15 +119,39 @@ class Chunker:
         def count(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
 
-        return cls(count, max_tokens, overlap)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None:
+            return cls(count, max_tokens, overlap)
+        from tokenizers import Tokenizer
+
+        # A copy: truncation or padding set on the model's tokenizer would cut the
+        # counts short (the HF call above turns them off per call).
+        whole = Tokenizer.from_str(backend.to_str())
+        whole.no_truncation()
+        whole.no_padding()
+        specials = count("")
+
+        def spans(text: str) -> _SpanCounter:
+            return _SpanCounter(whole.encode(text, add_special_tokens=False), specials, count)
+
+        return cls(count, max_tokens, overlap, spans)
+
+    def _count(self, text: str, start: int, end: int) -> int:
+        if self._block is not None:
+            return self._block.count(text, start, end)
+        return self.count_tokens(text[start:end])
 
     def split_block(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
         """(start, end, n_tokens) of the chunks of ``text[start:end]``."""
-        n = self.count_tokens(text[start:end])
-        if n <= self.max_tokens:
-            return [(start, end, n)]
-        return [(s, e, self.count_tokens(text[s:e]))
-                for s, e in self.split_spans(text, start, end)]
+        self._block = self._spans(text) if self._spans is not None else None
+        try:
+            n = self._count(text, start, end)
+            if n <= self.max_tokens:
+                return [(start, end, n)]
+            return [(s, e, self._count(text, s, e))
+                    for s, e in self.split_spans(text, start, end)]
+        finally:
+            self._block = None
 
     def split_spans(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """The pieces ``RecursiveCharacterTextSplitter.split_text(text[start:end])`` returns,
@@ -102,7 +172,7 @@ class Chunker:
         pieces: list[tuple[int, int]] = []
         fitting: list[tuple[int, int, int]] = []  # (start, end, tokens)
         for s, e in _split_keeping_end(text, start, end, separator):
-            n = self.count_tokens(text[s:e])
+            n = self._count(text, s, e)
             if n < self.max_tokens:
                 fitting.append((s, e, n))
                 continue

@@ -41,6 +41,9 @@ from .text import idf_table, tokenize
 # normalisation"): 0.2 finds more evidence and ranks it higher on both halves.
 # Chunks keep the default: they are all about 256 tokens.
 SENTENCE_BM25_B = 0.2
+#: Above this many sentences their vectors stay memory-mapped fp16 (as
+#: ``rag.scope.SCOPE_ABOVE``, where questions stop scoring every sentence).
+LARGE_SENTENCES = 400_000
 
 
 # ---------------------------------------------------------------- the loaded index
@@ -399,9 +402,9 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
         # The large arrays are memory-mapped: pages are read as questions need
         # them, so a large index loads in the time it takes to read its tables.
         chunk_vectors = np.load(build / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
-        faiss_index = faiss.deserialize_index(
-            np.frombuffer((build / "chunks.faiss").read_bytes(), dtype=np.uint8)
-        )
+        # Read in place (memory-mapped): reading the bytes first and deserialising
+        # them held the vectors twice while loading (3 GB at a million chunks).
+        faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
         ann = manifest.get("faiss") or {}
         if ann.get("type") == "hnsw":
             faiss_index.hnsw.efSearch = int(ann.get("efSearch", 128))  # type: ignore[attr-defined]
@@ -422,9 +425,14 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
             f"the index at {build} is inconsistent ({'; '.join(problems)}); "
             f"rebuild it with rag build PATH --index {root}"
         )
+    # Sentence vectors are stored as fp16. A small index holds them as fp32 in RAM,
+    # since it scores every sentence per question; a large one (candidate-only,
+    # rag.scope) keeps them memory-mapped and converts only its candidates' rows
+    # (6M sentences as fp32 would be 9 GB).
+    if len(sentences) <= LARGE_SENTENCES:
+        sentence_vectors = np.ascontiguousarray(sentence_vectors, dtype=np.float32)
     return Index(build, manifest, articles, chunks, np.ascontiguousarray(chunk_vectors),
-                 faiss_index, sentences.astype(np.int64),
-                 np.ascontiguousarray(sentence_vectors, dtype=np.float32),
+                 faiss_index, sentences.astype(np.int64), sentence_vectors,
                  None if part_vectors is None else
                  np.ascontiguousarray(part_vectors, dtype=np.float32))
 

@@ -27,14 +27,14 @@ import numpy as np
 
 from .config import Config
 from .hints import Hints
-from .index import Index
+from .index import LARGE_SENTENCES, Index
 from .retrieve import Filters, several_parts
 from .retrieve import _hint_masks as hint_masks
 from .store import Restriction
 from .text import tokenize
 
 #: Above this many sentences, a question scores only its candidate articles.
-SCOPE_ABOVE = 400_000
+SCOPE_ABOVE = LARGE_SENTENCES
 #: Chunks each candidate list contributes (as retrieval's own lists).
 LIST_DEPTH = 100
 #: Chunks each question part contributes.
@@ -103,7 +103,7 @@ class IndexView(Index):
         super().__init__(
             full.path, full.manifest, articles, [full.chunks[int(r)] for r in chunk_rows],
             np.ascontiguousarray(full.chunk_vectors[chunk_rows]), None, sentences,
-            full.sentence_vectors[sentence_rows],
+            np.asarray(full.sentence_vectors[sentence_rows], dtype=np.float32),
             None if full.part_vectors is None else full.part_vectors[sentence_rows],
         )
         self.full = full

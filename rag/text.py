@@ -3,6 +3,7 @@ title given to an article that states none."""
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -45,7 +46,16 @@ def words(text: str) -> list[str]:
 
 def tokenize(text: str) -> list[str]:
     """Stemmed content words (stopwords removed)."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
+    terms = [_term(w) for w in _WORD.findall(text)]
+    return [t for t in terms if t]
+
+
+@functools.lru_cache(maxsize=1 << 20)
+def _term(word: str) -> str:
+    # A corpus has far fewer distinct words than words: building BM25 over a
+    # million chunks lowers and stems each distinct word once ("" for a stopword).
+    lowered = word.lower()
+    return "" if lowered in STOPWORDS else stem(lowered)
 
 
 def idf_table(token_lists: list[list[str]]) -> dict[str, float]:
