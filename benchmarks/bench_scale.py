@@ -46,26 +46,32 @@ REPO = Path(__file__).resolve().parents[1]
 DATASET = REPO.parent / "shared" / "datasets" / "multihop-rag"
 CHARS_PER_CHUNK = 1_000  # about 256 MiniLM tokens of news English
 CHUNKS_PER_ARTICLE = 4
+ARTICLES_PER_FILE = 20_000  # about 85 MB a file
 DIM = 384
 
 
 def make_corpus(n_chunks: int, out: Path, seed: int = 7) -> int:
-    """Write about ``n_chunks`` chunks' worth of new articles as JSON lines; the count."""
+    """Write about ``n_chunks`` chunks' worth of new articles into the folder ``out``, as
+    JSON-lines files of ``ARTICLES_PER_FILE`` articles (rag reads files of up to 210 MB);
+    the number of articles."""
     corpus = json.loads((DATASET / "corpus.json").read_text(encoding="utf-8"))
     paragraphs = [p.strip() for a in corpus for p in re.split(r"\n\s*\n|\n", a["body"])
                   if len(p.strip()) > 80]
     meta = [(a["source"], a["published_at"]) for a in corpus]
     rng = random.Random(seed)
     n_articles = max(1, n_chunks // CHUNKS_PER_ARTICLE)
-    with out.open("w", encoding="utf-8") as handle:
-        for i in range(n_articles):
-            body: list[str] = []
-            while sum(len(p) for p in body) < CHUNKS_PER_ARTICLE * CHARS_PER_CHUNK * 0.9:
-                body.append(paragraphs[rng.randrange(len(paragraphs))])
-            source, published = meta[rng.randrange(len(meta))]
-            title = f"Report {i}: " + " ".join(body[0].split()[:8])
-            handle.write(json.dumps({"title": title, "body": "\n\n".join(body),
-                                     "source": source, "published_at": published}) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    for first in range(0, n_articles, ARTICLES_PER_FILE):
+        with (out / f"news-{first // ARTICLES_PER_FILE:04d}.jsonl").open(
+                "w", encoding="utf-8") as handle:
+            for i in range(first, min(n_articles, first + ARTICLES_PER_FILE)):
+                body: list[str] = []
+                while sum(len(p) for p in body) < CHUNKS_PER_ARTICLE * CHARS_PER_CHUNK * 0.9:
+                    body.append(paragraphs[rng.randrange(len(paragraphs))])
+                source, published = meta[rng.randrange(len(meta))]
+                title = f"Report {i}: " + " ".join(body[0].split()[:8])
+                handle.write(json.dumps({"title": title, "body": "\n\n".join(body),
+                                         "source": source, "published_at": published}) + "\n")
     return n_articles
 
 
@@ -109,14 +115,17 @@ def disk_mb(folder: Path) -> float:
 
 
 CHILD = r"""
-import json, resource, statistics, sys, time
+import json, statistics, sys, time
 import numpy as np
 import rag
 t0 = time.perf_counter()
 index = rag.load_index(sys.argv[1])
 index.bm25()  # BM25 files are opened on first use: count them in the load
 load_s = time.perf_counter() - t0
-rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# The peak of this process's own memory (VmHWM): ru_maxrss would carry over the
+# building parent's peak across exec.
+rss_mb = next(int(l.split()[1]) for l in open("/proc/self/status")
+              if l.startswith("VmHWM")) / 1024
 questions = json.loads(sys.argv[2])
 rag.ask("warm-up question about trade", index=index)
 search, ask = [], []
@@ -152,8 +161,7 @@ def run_size(n: int, real: bool, questions: list[str], work: Path) -> dict[str, 
     import rag
 
     corpus = work / f"corpus-{n}"
-    corpus.mkdir()
-    n_articles = make_corpus(n, corpus / "news.jsonl")
+    n_articles = make_corpus(n, corpus)
     index_dir = work / f"index-{n}"
     started = time.perf_counter()
     report = rag.build_index([corpus], index_dir, progress=False,
