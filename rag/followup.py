@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .errors import QuestionError
+from .followup_rules import OWN_SUBJECT_WORDS, degree_word
 from .followup_words import (
     AUX,
     BARE_VERBS,
@@ -281,8 +282,11 @@ def _token_at(text: str, i: int) -> int:
 def _demonstrative(tokens: list[str]) -> bool:
     """A "that"/"this" that points back: at the end or near it ("Who said that?",
     "When did that happen?", "Where was that meeting?"), not one that opens a
-    clause ("Who said that the talks failed?")."""
-    return any(t in DEMONSTRATIVES and len(tokens) - i <= 3 for i, t in enumerate(tokens))
+    clause ("Who said that the talks failed?"), nor one of degree after the
+    question's own subject ("… trade with China was this high": ``rag.followup_rules``)."""
+    return any(t in DEMONSTRATIVES and len(tokens) - i <= 3 and not (
+        degree_word(tokens, i) and len(_content(tokens[:i])) >= OWN_SUBJECT_WORDS)
+        for i, t in enumerate(tokens))
 
 
 _ALL_CAPS_NAME = re.compile(r"^(?:the\s+)?(?:[A-Z][\w'’.&-]*)(?:\s+(?:of\s+)?[A-Z][\w'’.&-]*)*$")
@@ -518,8 +522,6 @@ def _asks_person(question: str) -> bool:
     asked = _asks_name(question)
     return asked == "who" or (asked == "which" and bool(
         PERSON_NOUNS & set(words(_strip(question))[1:4])))
-
-
 
 
 def _replace_pronouns(text: str, turn: Turn, outlets: Sequence[str]) -> str:

@@ -47,12 +47,22 @@ def _resolved(followup: str, question: str, quote: str) -> str:
     "How many Chinese staff members arrived in North Korea on March 31?",
     "When did Kim Jong Un visit Russia?",
     "And who led the Chinese side in the talks with Pak Myong Ho?",
+    # "this" of degree measures the question's own subject, not the last answer.
+    "When was the last time trade between China and North Korea was this high?",
+    "Why were tensions between the two countries that high?",
 ])
 def test_a_question_that_stands_on_its_own_is_left_as_it_is(question: str) -> None:
     result = resolve(question, [(MEETING_Q, f"“{MEETING_QUOTE}” [1]")], outlets=OUTLETS)
     assert result.question == question
     assert result.rule is None and not result.changed
     assert not depends_on_previous(question, OUTLETS)
+
+
+def test_this_high_points_back_when_the_question_names_no_subject() -> None:
+    result = resolve("Was it ever this high?", [(EXPORTS_Q, f"“{EXPORTS_QUOTE}” [1]")],
+                     outlets=OUTLETS)
+    assert result.changed and result.rule is not None
+    assert depends_on_previous("Was it ever this high?", OUTLETS)
 
 
 def test_without_a_previous_turn_nothing_is_resolved() -> None:
@@ -246,6 +256,14 @@ def test_a_date_swap_is_resolved_on_the_real_index(bundled_index: object) -> Non
     assert two.resolved_question == (
         "By how much did Chinese exports to North Korea rise in August?")
     assert two.question == "What about in August?"
+
+
+def test_a_this_high_question_after_another_turn_is_answered_as_asked(
+        bundled_index: object) -> None:
+    question = "When was the last time trade between China and North Korea was this high?"
+    _, two = _conversation(EXPORTS_Q, question, bundled_index)
+    assert two.resolved_question is None
+    assert any("December 2019" in c.quote for c in two.citations)
 
 
 def test_a_standalone_second_question_is_answered_as_asked(bundled_index: object) -> None:
