@@ -46,3 +46,25 @@ def test_chunk_ids_are_stable(tokenizer):
     article = Article(id=Article.make_id(text), text=text)
     chunker = Chunker.for_tokenizer(tokenizer, 64, 8)
     assert [c.id for c in chunker.chunk(article)] == [c.id for c in chunker.chunk(article)]
+
+
+@pytest.mark.parametrize(("size", "overlap"), [(256, 32), (32, 8)])
+def test_counting_from_one_tokenization_splits_as_the_tokenizer_per_piece(
+        tokenizer, size, overlap):
+    # The fast path counts pieces from the block's token offsets; the reference
+    # asks the tokenizer about every piece. They must cut the same chunks, also
+    # where a piece cuts a word (a 90-letter "word" of 47 tokens is split per
+    # character at 32 tokens),
+    # and on accented, CJK and punctuation-dense text.
+    def count(text):
+        return len(tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
+
+    fast = Chunker.for_tokenizer(tokenizer, size, overlap)
+    reference = Chunker(count, size, overlap)
+    odd = ("Café déjà-vu: U.S.-China trade (30.75%) rose; 中国 北京 talks… "
+           + "x" * 90 + " end. ") * 12
+    articles = [*load_articles([bundled_corpus_dir()]).articles,
+                Article(id=Article.make_id(odd), text=odd)]
+    for article in articles:
+        got = [(c.start, c.end, c.n_tokens) for c in fast.chunk(article)]
+        assert got == [(c.start, c.end, c.n_tokens) for c in reference.chunk(article)]
