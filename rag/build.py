@@ -422,7 +422,6 @@ def build_from_articles(
             }
             for name, data in payloads.items():
                 (tmp / name).write_bytes(data)
-            np.save(tmp / "chunk_vectors.npy", chunk_vectors, allow_pickle=False)
             np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
             np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
             files = list(FILES)

@@ -18,6 +18,7 @@ from .errors import ConfigError, CorruptIndexError, IndexMismatchError
 from .index_format import (
     BM25_CHUNKS,
     BM25_SENTENCES,
+    CHUNK_VECTORS,
     IDF,
     PART_VECTORS,
     check_compatible,
@@ -336,6 +337,34 @@ def load_lexical(folder: Path) -> tuple[Any, Any, dict[str, float]]:
     return chunks, sentences, idf
 
 
+def stored_vectors(faiss_index: Any) -> np.ndarray:
+    """The vectors a flat or HNSW-flat FAISS index stores, as a read-only array over
+    FAISS's own memory (no copy: alive as long as ``faiss_index``)."""
+    import faiss
+
+    storage = (faiss.downcast_index(faiss_index.storage) if hasattr(faiss_index, "storage")
+               else faiss_index)
+    n, d = int(storage.ntotal), int(storage.d)
+    if not isinstance(storage, faiss.IndexFlat):
+        raise CorruptIndexError(f"chunks.faiss holds a {type(storage).__name__}, not the flat "
+                                "vectors rag writes; rebuild the index with rag build")
+    if n == 0:
+        return np.zeros((0, d), dtype=np.float32)
+    address = faiss.rev_swig_ptr(storage.get_xb(), n * d).ctypes.data
+    # The array's base holds the FAISS index, so the memory outlives any caller
+    # that keeps only the vectors (``load_index(p).chunk_vectors``).
+    return np.asarray(_Borrowed(faiss_index, address, (n, d)))
+
+
+class _Borrowed:
+    """FAISS-owned float32 memory as a read-only array, keeping its owner alive."""
+
+    def __init__(self, owner: Any, address: int, shape: tuple[int, int]):
+        self.owner = owner
+        self.__array_interface__ = {"data": (address, True), "shape": shape,
+                                    "typestr": "<f4", "version": 3}
+
+
 def open_store(record: dict[str, Any] | None) -> Any:
     """The store a manifest's ``"store"`` record names (the file store if none)."""
     if not record or record.get("kind", FILE_STORE) == FILE_STORE:
@@ -401,10 +430,11 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
                   (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
         # The large arrays are memory-mapped: pages are read as questions need
         # them, so a large index loads in the time it takes to read its tables.
-        chunk_vectors = np.load(build / "chunk_vectors.npy", allow_pickle=False, mmap_mode="r")
         # Read in place (memory-mapped): reading the bytes first and deserialising
         # them held the vectors twice while loading (3 GB at a million chunks).
         faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
+        chunk_vectors = (np.load(build / CHUNK_VECTORS, allow_pickle=False, mmap_mode="r")
+                         if CHUNK_VECTORS in manifest["files"] else stored_vectors(faiss_index))
         ann = manifest.get("faiss") or {}
         if ann.get("type") == "hnsw":
             faiss_index.hnsw.efSearch = int(ann.get("efSearch", 128))  # type: ignore[attr-defined]

@@ -6,7 +6,8 @@ Layout of an index folder::
     DIR/builds/<name>/manifest.json  model, dimension, chunking, versions, counts, files
     DIR/builds/<name>/articles.jsonl one Article per line (text verbatim)
     DIR/builds/<name>/chunks.jsonl   one Chunk per line
-    DIR/builds/<name>/chunk_vectors.npy, chunks.faiss  normalised vectors, inner-product index
+    DIR/builds/<name>/chunks.faiss   normalised chunk vectors in an inner-product index
+                                     (flat, or HNSW above HNSW_ABOVE chunks)
     DIR/builds/<name>/sentences.npy, sentence_vectors.npy  quote candidates for the composer
     DIR/builds/<name>/part_vectors.npy  each sentence encoded on its own by the
                                      second model (``Config.part_model``), if any
@@ -38,11 +39,15 @@ MANIFEST = "manifest.json"
 FILES = (
     "articles.jsonl",
     "chunks.jsonl",
-    "chunk_vectors.npy",
     "chunks.faiss",
     "sentences.npy",
     "sentence_vectors.npy",
 )
+
+#: The chunk vectors as their own file: written by builds before 2026-12-07 only.
+#: Newer builds store them once, in ``chunks.faiss`` (flat or HNSW storage), and
+#: the loader reads them from there, memory-mapped.
+CHUNK_VECTORS = "chunk_vectors.npy"
 
 #: Above this many chunks the FAISS index is HNSW (approximate), not exact flat:
 #: a flat search costs one product over every vector (≈ 125 ms at 1M chunks on 2

@@ -26,7 +26,10 @@ def test_manifest_records_model_settings_versions_and_counts(bundled_index):
     assert manifest["counts"]["chunks"] == len(bundled_index.chunks) > 5
     assert manifest["corpus_hash"] and manifest["built_at"]
     assert bundled_index.faiss.ntotal == len(bundled_index.chunks)
-    assert set(manifest["files"]) >= {"chunks.faiss", "chunk_vectors.npy", "chunks.jsonl"}
+    assert set(manifest["files"]) >= {"chunks.faiss", "chunks.jsonl"}
+    # The vectors are stored once, in the FAISS index.
+    assert "chunk_vectors.npy" not in manifest["files"]
+    assert not (bundled_index.path / "chunk_vectors.npy").exists()
     files = {p.name for p in bundled_index.path.iterdir()}
     assert not any(name.endswith((".pkl", ".pickle")) for name in files)
 
@@ -78,9 +81,31 @@ def test_newer_format_version_is_refused(index_copy):
 
 
 def test_truncated_vectors_are_detected(index_copy):
-    vectors = resolve_build(index_copy) / "chunk_vectors.npy"
+    vectors = resolve_build(index_copy) / "chunks.faiss"
     vectors.write_bytes(vectors.read_bytes()[:-100])
     with pytest.raises(CorruptIndexError, match="rebuild"):
+        rag.load_index(index_copy)
+
+
+def test_an_older_build_with_its_own_vector_file_still_loads_from_it(index_copy):
+    # Builds before 2026-12-07 wrote chunk_vectors.npy beside chunks.faiss.
+    build = resolve_build(index_copy)
+    question = "By how much did Chinese exports to North Korea rise in September?"
+    current = rag.load_index(index_copy)
+    expected = rag.ask(question, index=current).text
+    np.save(build / "chunk_vectors.npy", np.array(current.chunk_vectors), allow_pickle=False)
+    manifest = json.loads((build / "manifest.json").read_text())
+    manifest["files"]["chunk_vectors.npy"] = {
+        "bytes": (build / "chunk_vectors.npy").stat().st_size}
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    older = rag.load_index(index_copy)
+    # Read from the file (a memory map), not from the FAISS storage.
+    assert isinstance(older.chunk_vectors.base, np.memmap)
+    assert not isinstance(current.chunk_vectors.base, np.memmap)
+    np.testing.assert_array_equal(older.chunk_vectors, current.chunk_vectors)
+    assert rag.ask(question, index=older).text == expected
+    (build / "chunk_vectors.npy").write_bytes((build / "chunk_vectors.npy").read_bytes()[:-64])
+    with pytest.raises(CorruptIndexError, match=r"chunk_vectors\.npy is .*rebuild"):
         rag.load_index(index_copy)
 
 

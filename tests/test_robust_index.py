@@ -2,7 +2,7 @@
 rebuild over the damage works.
 
 Already covered in test_index.py (not repeated): a missing index, truncated
-chunk_vectors.npy (size check), another model or chunking in the config, a newer
+chunks.faiss (size check), another model or chunking in the config, a newer
 format version, one chunk line removed, CURRENT naming a missing build.
 """
 
@@ -55,7 +55,7 @@ def test_a_folder_that_is_not_an_index_says_how_to_build(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["chunks.faiss", "sentence_vectors.npy", "sentences.npy",
-                                  "articles.jsonl", "chunks.jsonl", "chunk_vectors.npy"])
+                                  "articles.jsonl", "chunks.jsonl"])
 def test_a_truncated_file_is_caught_even_when_the_manifest_agrees(index_copy, name):
     path = resolve_build(index_copy) / name
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -133,9 +133,8 @@ def test_a_manifest_claiming_another_dimension_is_inconsistent(index_copy):
 def test_a_consistent_index_of_another_dimension_is_refused_when_asked(index_copy):
     """Every file agrees on 768 dimensions, but the model makes 384: no query can work."""
     build = resolve_build(index_copy)
-    vectors = np.load(build / "chunk_vectors.npy")
+    vectors = rag.load_index(index_copy).chunk_vectors
     wide = np.hstack([vectors, np.zeros((len(vectors), 384), dtype=np.float32)])
-    np.save(build / "chunk_vectors.npy", wide, allow_pickle=False)
     flat = faiss.IndexFlatIP(768)
     flat.add(wide)
     (build / "chunks.faiss").write_bytes(faiss.serialize_index(flat).tobytes())
@@ -145,7 +144,7 @@ def test_a_consistent_index_of_another_dimension_is_refused_when_asked(index_cop
     manifest = _manifest(index_copy)
     manifest["dimension"] = 768
     _write_manifest(index_copy, manifest)
-    for name in ("chunk_vectors.npy", "chunks.faiss", "sentence_vectors.npy"):
+    for name in ("chunks.faiss", "sentence_vectors.npy"):
         _resize(index_copy, name)
     index = rag.load_index(index_copy)
     with pytest.raises(IndexMismatchError, match=r"768-dimensional.*384-dimensional.*rebuild"):
