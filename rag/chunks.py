@@ -15,8 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from .clean import kept_blocks
 from .records import Article, Chunk
 
@@ -31,16 +29,19 @@ class _SpanCounter:
     """
 
     def __init__(self, encoding: Any, specials: int, count: Callable[[str], int]):
+        import numpy as np
+
         offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
         self._starts, self._ends = offsets[:, 0], offsets[:, 1]
-        self._words = np.asarray([-1 if w is None else w for w in encoding.word_ids],
-                                 dtype=np.int64)
+        words = np.asarray([-1 if w is None else w for w in encoding.word_ids], dtype=np.int64)
+        self._words = words
         self._specials = specials
         self._fallback = count
 
-    def _between_words(self, at: int, i: int) -> bool:
-        """Whether ``at`` falls between two words; ``i`` is the first token starting at or
-        after it."""
+    def _between_words(self, at: int) -> bool:
+        import numpy as np
+
+        i = int(np.searchsorted(self._starts, at, side="left"))  # first token starting >= at
         if i > 0 and self._ends[i - 1] > at:
             return False  # a token straddles ``at``
         return not (0 < i < len(self._words) and self._words[i - 1] == self._words[i])
@@ -48,9 +49,12 @@ class _SpanCounter:
     def count(self, text: str, start: int, end: int) -> int:
         if end <= start:
             return self._fallback("")
-        first, last = (int(i) for i in np.searchsorted(self._starts, (start, end), side="left"))
-        if not (self._between_words(start, first) and self._between_words(end, last)):
+        if not (self._between_words(start) and self._between_words(end)):
             return self._fallback(text[start:end])
+        import numpy as np
+
+        first = int(np.searchsorted(self._starts, start, side="left"))
+        last = int(np.searchsorted(self._starts, end, side="left"))
         return last - first + self._specials
 
 
