@@ -199,23 +199,41 @@ def _embed(
     ``encoder`` (e.g. a :class:`rag.ray_embed.RayEncoder` of the same model)
     does the encoding in place of ``embedder``. Chunks are embedded in groups of
     ``RESUME_EVERY``, each handed to ``checkpoint`` when done, so that a build
-    that is interrupted can resume from what it had embedded.
+    that is interrupted can resume from what it had embedded. ``cache`` (vectors
+    by content key, from the previous build and an interrupted one) is read,
+    never grown: new vectors go straight into the two output arrays, so a build
+    holds each vector once (a per-row dict of a million chunks' vectors did not
+    fit in 24 GB).
     """
     run: Encoder = encoder if encoder is not None else embedder
+    dim = embedder.dimension
     owner = containing_chunks(chunks, sentences, articles)
     spans: list[list[tuple[int, int]]] = [[] for _ in chunks]
+    rows_of: list[list[int]] = [[] for _ in chunks]
     keys: list[str] = []
-    for (a, s, e), i in zip(sentences.tolist(), owner, strict=True):
+    for row, ((a, s, e), i) in enumerate(zip(sentences.tolist(), owner, strict=True)):
         if i >= 0:
             c = chunks[i]
             spans[i].append((s - c.start, e - c.start))
+            rows_of[i].append(row)
             keys.append(sentence_key(c.text, s - c.start, e - c.start))
         else:
             keys.append(text_key(articles[a].text[s:e]))
     chunk_keys = [text_key(c.text) for c in chunks]
-    todo = [i for i, c in enumerate(chunks)
-            if chunk_keys[i] not in cache or any(
-                sentence_key(c.text, s, e) not in cache for s, e in spans[i])]
+    chunk_vectors = np.empty((len(chunks), dim), dtype=np.float32)
+    # fp16 from the start: a million chunks' six million sentences take 4.6 GB,
+    # not 9.2 (and are rounded exactly as before, once).
+    sentence_vectors = np.empty((len(keys), dim), dtype=np.float16)
+    todo: list[int] = []
+    for i in range(len(chunks)):
+        found = cache.get(chunk_keys[i])
+        inside = [cache.get(keys[r]) for r in rows_of[i]]
+        if found is None or any(v is None for v in inside):
+            todo.append(i)
+            continue
+        chunk_vectors[i] = found
+        for r, v in zip(rows_of[i], inside, strict=True):
+            sentence_vectors[r] = v
     bar = progress_bar(len(todo)) if progress and todo else None
     for lo in range(0, len(todo), RESUME_EVERY):
         group = todo[lo: lo + RESUME_EVERY]
@@ -223,34 +241,30 @@ def _embed(
             [chunks[i].text for i in group], [spans[i] for i in group])
         done: dict[str, np.ndarray] = {}
         for i, v, sv in zip(group, vecs, span_vecs, strict=True):
-            done[chunk_keys[i]] = v
-            # Sentence vectors are written as fp16: held so from the start, a
-            # million chunks' six million sentences take 4.6 GB, not 9.2 (and
-            # are rounded exactly as before, once).
-            for (s, e), row in zip(spans[i], np.asarray(sv, dtype=np.float16), strict=True):
-                done[sentence_key(chunks[i].text, s, e)] = row
-        cache.update(done)
+            chunk_vectors[i] = v
+            done[chunk_keys[i]] = chunk_vectors[i]
+            for r, row in zip(rows_of[i], np.asarray(sv, dtype=np.float16), strict=True):
+                sentence_vectors[r] = row
+                done[keys[r]] = sentence_vectors[r]
         if checkpoint is not None:
             checkpoint(done)
         if bar is not None:
             bar.update(len(group))
     if bar is not None:
         bar.close()
-    orphans = sorted({k: r for r, k in enumerate(keys) if k not in cache}.values())
-    if orphans:
-        texts = [articles[a].text[s:e] for a, s, e in sentences[orphans].tolist()]
-        for r, v in zip(orphans, run.encode(texts), strict=True):
-            cache[keys[r]] = v
-    dim = embedder.dimension
-    chunk_vectors = (np.stack([cache[k] for k in chunk_keys]).astype(np.float32) if chunks
-                     else np.zeros((0, dim), dtype=np.float32))
-    # Filled in place: stacking a list of rows, then converting, held the vectors
-    # three times over (the build of a million chunks ran out of 24 GB).
-    sentence_vectors = np.empty((len(keys), dim), dtype=np.float16)
-    for r, k in enumerate(keys):
-        sentence_vectors[r] = cache[k]
-    return (np.ascontiguousarray(chunk_vectors), sentence_vectors, len(todo) + len(orphans),
-            len(chunks) - len(todo))
+    # Sentences that straddle chunks: reused by key, else encoded alone (once per text).
+    need: dict[str, list[int]] = {}
+    for r in (r for r, i in enumerate(owner) if i < 0):
+        if keys[r] in cache:
+            sentence_vectors[r] = cache[keys[r]]
+        else:
+            need.setdefault(keys[r], []).append(r)
+    if need:
+        firsts = [rows[0] for rows in need.values()]
+        texts = [articles[a].text[s:e] for a, s, e in sentences[firsts].tolist()]
+        for rows, v in zip(need.values(), run.encode(texts), strict=True):
+            sentence_vectors[rows] = v
+    return chunk_vectors, sentence_vectors, len(todo) + len(need), len(chunks) - len(todo)
 
 
 #: Chunks embedded between two checkpoints of an interrupted build's work.
@@ -260,15 +274,24 @@ RESUME = ".resume"
 
 
 def _save_resume(root: Path, model: str, done: dict[str, np.ndarray]) -> None:
-    """Keep a group of new vectors (keyed by content hash) for a build that resumes."""
+    """Keep a group of new vectors (keyed by content hash) for a build that resumes:
+    chunk vectors as fp32, sentence vectors as the fp16 they are stored as."""
     if not done:
         return
     folder = root / RESUME
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / f"{len(list(folder.glob('*.npz'))):06d}.npz"
-    keys = np.array(list(done), dtype=str)
+    wide = [k for k, v in done.items() if v.dtype != np.float16]
+    half = [k for k, v in done.items() if v.dtype == np.float16]
+    dim = next(iter(done.values())).shape[-1]
+
+    def rows(names: list[str], dtype: type) -> np.ndarray:
+        return (np.stack([done[k] for k in names]).astype(dtype) if names
+                else np.zeros((0, dim), dtype=dtype))
+
     tmp = part.with_suffix(".tmp.npz")
-    np.savez(tmp, keys=keys, vectors=np.stack(list(done.values())).astype(np.float32),
+    np.savez(tmp, keys=np.array(wide, dtype=str), vectors=rows(wide, np.float32),
+             half_keys=np.array(half, dtype=str), half_vectors=rows(half, np.float16),
              model=np.array(model))
     os.replace(tmp, part)
 
@@ -282,7 +305,13 @@ def _resume_vectors(root: Path, model: str, dim: int) -> dict[str, np.ndarray]:
             with np.load(part, allow_pickle=False) as data:
                 if str(data["model"]) != model or data["vectors"].shape[1:] != (dim,):
                     continue
-                out.update(zip(data["keys"].tolist(), data["vectors"], strict=True))
+                found = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+                if "half_keys" in data.files:  # sentence vectors, fp16 (since 2026-12-07)
+                    if data["half_vectors"].shape[1:] != (dim,):
+                        continue
+                    found.update(zip(data["half_keys"].tolist(), data["half_vectors"],
+                                     strict=True))
+                out.update(found)
         except (OSError, ValueError, KeyError):
             continue
     return out
@@ -419,23 +448,24 @@ def build_from_articles(
         except OSError as exc:
             raise write_error(root, exc) from exc
         try:
-            payloads: dict[str, bytes] = {
-                "articles.jsonl": "".join(json.dumps(a.to_dict(), ensure_ascii=False) + "\n"
-                                          for a in articles).encode("utf-8"),
-                "chunks.jsonl": "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n"
-                                        for c in chunks).encode("utf-8"),
-                "chunks.faiss": faiss.serialize_index(flat).tobytes(),
-            }
-            for name, data in payloads.items():
-                (tmp / name).write_bytes(data)
+            # Written as they are made and each freed once on disk, so that the
+            # word indexes, built last, do not add to the vectors' peak.
+            for name, records in (("articles.jsonl", articles), ("chunks.jsonl", chunks)):
+                with open(tmp / name, "w", encoding="utf-8") as out:
+                    for record in records:
+                        out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            faiss.write_index(flat, str(tmp / "chunks.faiss"))
+            del flat
             np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
             np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
+            del sentence_vectors
             files = list(FILES)
-            stage("indexing words", 0.85)
-            files.extend(save_lexical(tmp, *lexical_indexes(chunks, sentences, articles)))
             if part_vectors is not None:
                 np.save(tmp / PART_VECTORS, part_vectors, allow_pickle=False)
                 files.append(PART_VECTORS)
+                del part_vectors
+            stage("indexing words", 0.85)
+            files.extend(save_lexical(tmp, *lexical_indexes(chunks, sentences, articles)))
             store_record = _sync_store(store_uri, chunks, chunk_vectors, articles, config.model)
             seconds = time.perf_counter() - started
             span = sorted(a.published[:10] for a in articles if a.published)

@@ -369,3 +369,23 @@ def test_an_interrupted_build_resumes_from_what_it_had_embedded(tmp_path, monkey
     assert report.embedded < clean.embedded and not (target / ".resume").exists()
     np.testing.assert_allclose(rag.load_index(target).chunk_vectors,
                                rag.load_index(tmp_path / "clean").chunk_vectors, atol=1e-5)
+
+
+def test_resume_parts_of_both_layouts_are_read_and_foreign_ones_skipped(tmp_path):
+    """Parts written before sentence vectors were kept as fp16 hold one fp32 table; newer
+    parts hold chunks (fp32) and sentences (fp16) apart. Both resume; another model's
+    part does not."""
+    from rag import build as build_module
+
+    folder = tmp_path / build_module.RESUME
+    folder.mkdir()
+    dim = 4
+    np.savez(folder / "000000.npz", keys=np.array(["old"]), vectors=np.ones((1, dim), np.float32),
+             model=np.array("m"))
+    build_module._save_resume(tmp_path, "m", {"chunk": np.full(dim, 2, np.float32),
+                                              "sentence": np.full(dim, 3, np.float16)})
+    build_module._save_resume(tmp_path, "other", {"foreign": np.zeros(dim, np.float32)})
+    found = build_module._resume_vectors(tmp_path, "m", dim)
+    assert sorted(found) == ["chunk", "old", "sentence"]
+    assert found["sentence"].dtype == np.float16 and found["chunk"].dtype == np.float32
+    assert found["sentence"].tolist() == [3.0] * dim and found["old"].tolist() == [1.0] * dim
