@@ -49,6 +49,7 @@ from .index_format import (
 from .records import Article, Chunk
 from .sentences import split_sentences
 from .store import FILES as FILE_STORE
+from .tables import write_tables
 from .version import __version__
 
 
@@ -450,16 +451,13 @@ def build_from_articles(
         try:
             # Written as they are made and each freed once on disk, so that the
             # word indexes, built last, do not add to the vectors' peak.
-            for name, records in (("articles.jsonl", articles), ("chunks.jsonl", chunks)):
-                with open(tmp / name, "w", encoding="utf-8") as out:
-                    for record in records:
-                        out.write(json.dumps(record.to_dict(), ensure_ascii=False) + "\n")
+            tables = write_tables(tmp, articles, chunks)
             faiss.write_index(flat, str(tmp / "chunks.faiss"))
             del flat
             np.save(tmp / "sentences.npy", sentences, allow_pickle=False)
             np.save(tmp / "sentence_vectors.npy", sentence_vectors, allow_pickle=False)
             del sentence_vectors
-            files = list(FILES)
+            files = [*FILES, *(t for t in tables if t not in FILES)]
             if part_vectors is not None:
                 np.save(tmp / PART_VECTORS, part_vectors, allow_pickle=False)
                 files.append(PART_VECTORS)

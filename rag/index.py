@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from .index_format import (
 from .records import Article, Chunk
 from .store import FILES as FILE_STORE
 from .store import FileStore
+from .tables import TABLES, ById, Columns, read_tables
 from .text import idf_table, tokenize
 
 # BM25's length normalisation (b) for single sentences. bm25s's default 0.75
@@ -57,18 +59,19 @@ class Index:
         self,
         path: Path,
         manifest: dict[str, Any],
-        articles: list[Article],
-        chunks: list[Chunk],
+        articles: Sequence[Article],
+        chunks: Sequence[Chunk],
         chunk_vectors: np.ndarray,
         faiss_index: Any,
         sentences: np.ndarray,
         sentence_vectors: np.ndarray,
         part_vectors: np.ndarray | None = None,
+        columns: Columns | None = None,
     ):
         self.path = path
         self.manifest = manifest
+        #: The articles in build order (a list, or a table read on demand).
         self.article_list = articles
-        self.articles = {a.id: a for a in articles}
         self.chunks = chunks
         self.chunk_vectors = chunk_vectors
         self.faiss = faiss_index
@@ -82,14 +85,26 @@ class Index:
         self.part_vectors = part_vectors
         #: Where candidate chunks are searched (the manifest's "store"; files by default).
         self.store = open_store(manifest.get("store"))
-        self.article_position = {a.id: i for i, a in enumerate(articles)}
-        self.chunk_position = {c.id: i for i, c in enumerate(chunks)}
-        # Per article, for the outlet and date masks every question may need.
-        self.article_sources = np.array([a.source or "" for a in articles], dtype=object)
-        self.article_days = np.array([a.published[:10] if a.published else "" for a in articles],
-                                     dtype=str)
-        self.chunk_article = np.array([self.article_position[c.article_id] for c in chunks],
-                                      dtype=np.int64)
+        self._columns = columns
+        self._chunk_position: dict[str, int] | None = None
+        self._sources: list[str] | None = None
+        self._span: tuple[tuple[str, str] | tuple[()]] | None = None
+        if columns is None:
+            self.article_position = {a.id: i for i, a in enumerate(articles)}
+            self.articles: Mapping[str, Article] = {a.id: a for a in articles}
+            # Per article, for the outlet and date masks every question may need.
+            self.article_sources = np.array([a.source or "" for a in articles], dtype=object)
+            self.article_days = np.array(
+                [a.published[:10] if a.published else "" for a in articles], dtype=str)
+            self.chunk_article = np.array([self.article_position[c.article_id] for c in chunks],
+                                          dtype=np.int64)
+        else:  # the build's columns: no record is parsed until a question reads it
+            self.article_position = dict(
+                zip(columns.article_ids.tolist(), range(len(columns.article_ids)), strict=True))
+            self.articles = ById(articles, self.article_position)
+            self.article_sources = columns.article_sources
+            self.article_days = columns.article_days
+            self.chunk_article = columns.chunk_article
         #: Builds write chunks article by article; a view then slices rows by range.
         self.chunks_in_article_order = bool(np.all(np.diff(self.chunk_article) >= 0))
         # Sentences are stored sorted by (article, start): slice per article.
@@ -152,14 +167,28 @@ class Index:
             )
         return embedder
 
+    @property
+    def chunk_position(self) -> dict[str, int]:
+        """Row of each chunk id (built on first use: a million ids take a while)."""
+        with self._lock:
+            if self._chunk_position is None:
+                ids = (self._columns.chunk_ids.tolist() if self._columns is not None
+                       else [c.id for c in self.chunks])
+                self._chunk_position = dict(zip(ids, range(len(ids)), strict=True))
+        return self._chunk_position
+
     def sources(self) -> list[str]:
         """Outlets present in the index, sorted."""
-        return sorted({a.source for a in self.article_list if a.source})
+        if self._sources is None:
+            self._sources = sorted({str(s) for s in set(self.article_sources.tolist()) if s})
+        return self._sources
 
     def date_span(self) -> tuple[str, str] | None:
         """(earliest, latest) publication date, or None when no article is dated."""
-        dates = sorted(a.published[:10] for a in self.article_list if a.published)
-        return (dates[0], dates[-1]) if dates else None
+        if self._span is None:
+            days = [str(d) for d in np.unique(self.article_days).tolist() if d]
+            self._span = ((days[0], days[-1]),) if days else ((),)
+        return self._span[0] or None
 
     def _lexical(self) -> None:
         # BM25 indexes and word statistics are written at build time (bm25s files,
@@ -217,7 +246,7 @@ class Index:
                     article, start, end = (int(x) for x in self.sentences[row])
                     owner[row] = next(
                         int(i) for i in np.nonzero(self.chunk_article == article)[0]
-                        if self.chunks[i].start < end and self.chunks[i].end > start)
+                        if self.chunks[int(i)].start < end and self.chunks[int(i)].end > start)
                 owner.setflags(write=False)
                 self._sentence_chunk = owner
         return self._sentence_chunk
@@ -296,8 +325,8 @@ class Index:
         }
 
 
-def lexical_indexes(chunks: list[Chunk], sentences: np.ndarray,
-                    articles: list[Article]) -> tuple[Any, Any, dict[str, float]]:
+def lexical_indexes(chunks: Sequence[Chunk], sentences: np.ndarray,
+                    articles: Sequence[Article]) -> tuple[Any, Any, dict[str, float]]:
     """BM25 over the chunks, BM25 over the sentences (weak length normalisation,
     ``SENTENCE_BM25_B``) and the chunks' word statistics, from the texts."""
     import bm25s
@@ -424,10 +453,20 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
                 f"rag build PATH --index {root}"
             )
     try:
-        articles = [Article.from_dict(json.loads(line)) for line in
-                    (build / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line]
-        chunks = [Chunk(**json.loads(line)) for line in
-                  (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
+        counts = manifest.get("counts") or {}
+        columns: Columns | None = None
+        articles: Sequence[Article]
+        chunks: Sequence[Chunk]
+        if f"{TABLES}/chunk_ids.npy" in manifest["files"] and (
+                int(counts.get("sentences") or 0) > LARGE_SENTENCES):
+            # A large index reads its records on demand (rag.tables): parsing them
+            # all took about a minute and 10 GB at a million chunks.
+            articles, chunks, columns = read_tables(build, list(manifest.get("sources") or []))
+        else:
+            articles = [Article.from_dict(json.loads(line)) for line in (
+                build / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line]
+            chunks = [Chunk(**json.loads(line)) for line in
+                      (build / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line]
         # The large arrays are memory-mapped: pages are read as questions need
         # them, so a large index loads in the time it takes to read its tables.
         # Read in place (memory-mapped): reading the bytes first and deserialising
@@ -438,7 +477,8 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
         ann = manifest.get("faiss") or {}
         if ann.get("type") == "hnsw":
             faiss_index.hnsw.efSearch = int(ann.get("efSearch", 128))  # type: ignore[attr-defined]
-        sentences = np.load(build / "sentences.npy", allow_pickle=False)
+        sentences = np.load(build / "sentences.npy", allow_pickle=False,
+                            mmap_mode="r" if columns is not None else None)
         sentence_vectors = np.load(build / "sentence_vectors.npy", allow_pickle=False,
                                    mmap_mode="r")
         part_vectors = (np.load(build / PART_VECTORS, allow_pickle=False, mmap_mode="r")
@@ -449,7 +489,7 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
             f"rebuild it with rag build PATH --index {root}"
         ) from exc
     problems = inconsistencies(manifest, articles, chunks, chunk_vectors, faiss_index,
-                                sentences, sentence_vectors, part_vectors)
+                                sentences, sentence_vectors, part_vectors, columns)
     if problems:
         raise CorruptIndexError(
             f"the index at {build} is inconsistent ({'; '.join(problems)}); "
@@ -462,7 +502,8 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
     if len(sentences) <= LARGE_SENTENCES:
         sentence_vectors = np.ascontiguousarray(sentence_vectors, dtype=np.float32)
     return Index(build, manifest, articles, chunks, np.ascontiguousarray(chunk_vectors),
-                 faiss_index, sentences.astype(np.int64), sentence_vectors,
+                 faiss_index, np.asarray(sentences, dtype=np.int64) if columns is not None
+                 else sentences.astype(np.int64), sentence_vectors,
                  None if part_vectors is None else
-                 np.ascontiguousarray(part_vectors, dtype=np.float32))
+                 np.ascontiguousarray(part_vectors, dtype=np.float32), columns)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -216,15 +217,20 @@ def manifest_settings(manifest: dict[str, Any]) -> dict[str, Any]:
 
 def inconsistencies(
     manifest: dict[str, Any],
-    articles: list[Article],
-    chunks: list[Chunk],
+    articles: Sequence[Article],
+    chunks: Sequence[Chunk],
     chunk_vectors: np.ndarray,
     faiss_index: Any,
     sentences: np.ndarray,
     sentence_vectors: np.ndarray,
     part_vectors: np.ndarray | None,
+    columns: Any = None,
 ) -> list[str]:
-    """What disagrees between the tables, the vectors and the manifest (empty if nothing)."""
+    """What disagrees between the tables, the vectors and the manifest (empty if nothing).
+
+    With ``columns`` (a large index's :class:`rag.tables.Columns`, records read on
+    demand) the columns are checked whole, and chunk offsets on a sample of chunks.
+    """
     dim = manifest["dimension"]
     counts = manifest["counts"]
     problems = []
@@ -246,16 +252,20 @@ def inconsistencies(
         problems.append(f"part model {part_model!r} and part vectors "
                         f"{None if part_vectors is None else part_vectors.shape} "
                         f"disagree with {len(sentences)} sentences")
-    texts = {a.id: a.text for a in articles}
-    if len(texts) != len(articles):
-        problems.append("an article appears twice in the article table")
-    if any(c.article_id not in texts for c in chunks):
-        problems.append("chunks refer to articles not in the article table")
-    elif any(texts[c.article_id][c.start:c.end] != c.text for c in chunks):
-        problems.append("chunk offsets do not match their articles' text")
-    if not problems and len(sentences):
-        rows = sentences.astype(np.int64)
+    if columns is None:
+        texts = {a.id: a.text for a in articles}
+        if len(texts) != len(articles):
+            problems.append("an article appears twice in the article table")
+        if any(c.article_id not in texts for c in chunks):
+            problems.append("chunks refer to articles not in the article table")
+        elif any(texts[c.article_id][c.start:c.end] != c.text for c in chunks):
+            problems.append("chunk offsets do not match their articles' text")
         lengths = np.array([len(a.text) for a in articles], dtype=np.int64)
+    else:
+        problems.extend(_column_problems(articles, chunks, columns))
+        lengths = np.asarray(columns.article_lengths, dtype=np.int64)
+    if not problems and len(sentences):
+        rows = np.asarray(sentences, dtype=np.int64)
         in_range = (rows[:, 0] >= 0) & (rows[:, 0] < len(articles))
         if not in_range.all() or np.any(np.diff(rows[:, 0]) < 0):
             problems.append("the sentence table refers to articles out of range or order")
@@ -266,12 +276,37 @@ def inconsistencies(
 
 
 
+#: Chunks whose text is checked against their article's when loading a large index.
+CHECKED_CHUNKS = 512
+
+
+def _column_problems(articles: Any, chunks: Any, columns: Any) -> list[str]:
+    problems = []
+    ids = columns.article_ids
+    if len(ids) != len(articles) or len(columns.article_lengths) != len(articles) or len(
+            columns.article_days) != len(articles) or len(columns.chunk_article) != len(chunks):
+        return ["the tables' columns and records differ in length"]
+    if len(np.unique(ids)) != len(ids):
+        problems.append("an article appears twice in the article table")
+    owner = columns.chunk_article
+    if len(owner) and (owner.min() < 0 or owner.max() >= len(articles)):
+        return [*problems, "chunks refer to articles not in the article table"]
+    for i in np.unique(np.linspace(0, len(chunks) - 1, min(len(chunks), CHECKED_CHUNKS))
+                       .astype(np.int64)).tolist() if len(chunks) else []:
+        c, a = chunks[i], articles[int(owner[i])]
+        if c.article_id != a.id or str(ids[int(owner[i])]) != a.id or (
+                a.text[c.start:c.end] != c.text):
+            problems.append("chunk offsets do not match their articles' text")
+            break
+    return problems
+
+
 def sentence_key(chunk_text: str, start: int, end: int) -> str:
     return text_key(f"{chunk_text}\x1f{start}:{end}")
 
 
-def containing_chunks(chunks: list[Chunk], sentences: np.ndarray,
-                       articles: list[Article]) -> list[int]:
+def containing_chunks(chunks: Sequence[Chunk], sentences: np.ndarray,
+                       articles: Sequence[Article]) -> list[int]:
     """For each sentence row, the first chunk of its article that contains it (or -1)."""
     by_article: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):

@@ -127,14 +127,15 @@ class Filters:
         keep = np.ones(len(index.article_list), dtype=bool)
         if self.sources is not None:
             wanted = {s.casefold() for s in self.sources}
-            keep &= np.array([(a.source or "").casefold() in wanted for a in index.article_list])
+            keep &= np.isin(index.article_sources,
+                            [s for s in index.sources() if s.casefold() in wanted])
         if self.since is not None or self.until is not None:
-            for i, a in enumerate(index.article_list):
-                day = a.published[:10] if a.published else None
-                if day is None or (self.since and day < self.since) or (
-                    self.until and day > self.until
-                ):
-                    keep[i] = False
+            days = index.article_days  # by column: per-article Python was O(corpus) per question
+            keep &= days != ""
+            if self.since:
+                keep &= days >= self.since
+            if self.until:
+                keep &= days <= self.until
         return keep
 
 
@@ -258,8 +259,8 @@ def retrieve(
     fused = _fuse(later, first) if later else first
     if hints is not None and config.hints and (hints.latest or hints.earliest) and fused:
         # "The latest" / "the earliest": one more ranking, by date, of the candidates.
-        dated = [r for r in fused if index.article_list[index.chunk_article[r]].published]
-        dated.sort(key=lambda r: index.article_list[index.chunk_article[r]].published or "",
+        dated = [r for r in fused if index.article_list[int(index.chunk_article[r])].published]
+        dated.sort(key=lambda r: index.article_list[int(index.chunk_article[r])].published or "",
                    reverse=hints.latest)
         by_date = np.array(dated, dtype=np.int64)
         first = _fuse([by_date], first)

@@ -1,0 +1,68 @@
+"""The tables of a large index, read on demand (rag/tables.py), against the same build
+loaded whole: same records, same columns, same answers; damage is refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import rag
+from rag import index as index_module
+from rag.errors import CorruptIndexError
+from rag.index_format import resolve_build
+from rag.tables import TABLES, Rows
+
+
+@pytest.fixture()
+def lazy_index(default_index_dir, monkeypatch):
+    """The bundled index loaded as a large one is (its five articles count as many)."""
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    return rag.load_index(default_index_dir)
+
+
+def test_records_read_on_demand_equal_the_whole_tables(lazy_index, bundled_index):
+    assert isinstance(lazy_index.article_list, Rows) and isinstance(lazy_index.chunks, Rows)
+    assert not isinstance(bundled_index.chunks, Rows)
+    assert list(lazy_index.article_list) == list(bundled_index.article_list)
+    assert list(lazy_index.chunks) == list(bundled_index.chunks)
+    assert lazy_index.chunks[-1] == bundled_index.chunks[-1]
+    assert lazy_index.chunks[1:3] == bundled_index.chunks[1:3]
+    with pytest.raises(IndexError):
+        lazy_index.chunks[len(bundled_index.chunks)]
+    for name in ("article_sources", "article_days", "chunk_article"):
+        assert getattr(lazy_index, name).tolist() == getattr(bundled_index, name).tolist()
+    assert lazy_index.article_position == bundled_index.article_position
+    assert lazy_index.chunk_position == bundled_index.chunk_position
+    some = bundled_index.article_list[2]
+    assert lazy_index.articles[some.id] == some and some.id in lazy_index.articles
+    assert lazy_index.sources() == bundled_index.sources()
+    assert lazy_index.date_span() == bundled_index.date_span()
+
+
+@pytest.mark.parametrize("question", [
+    "By how much did Chinese exports to North Korea rise in September?",
+    "What did Kim Jong Un and Xi Jinping agree on?",
+])
+def test_the_lazy_tables_give_the_same_answers(lazy_index, bundled_index, question):
+    config = rag.Config(scope=True)
+    a = rag.ask(question, index=lazy_index, config=config)
+    b = rag.ask(question, index=bundled_index, config=config)
+    assert a.to_dict()["citations"] == b.to_dict()["citations"] and a.text == b.text
+    assert [h.chunk_id for h in rag.search(question, index=lazy_index, config=config)] == [
+        h.chunk_id for h in rag.search(question, index=bundled_index, config=config)]
+
+
+def test_a_column_that_disagrees_with_the_records_is_refused(default_index_dir, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    copy = tmp_path / "index"
+    shutil.copytree(default_index_dir, copy)
+    build = resolve_build(copy)
+    owner = np.load(build / TABLES / "chunk_article.npy")
+    owner[-1] = json.loads((build / "manifest.json").read_text())["counts"]["articles"]
+    np.save(build / TABLES / "chunk_article.npy", owner)  # same size: only the check sees it
+    with pytest.raises(CorruptIndexError, match="articles not in the article table"):
+        rag.load_index(copy)
