@@ -4,7 +4,9 @@ The logic lives in plain functions (:func:`respond`, :func:`add_articles`, the
 renderers in :mod:`ui.render`) so it is tested without a browser;
 :func:`build_app` only wires them to Gradio components. The chat handler is
 exposed as the API endpoint ``/ask``: ``gradio_client`` callers get the chat
-history, the answer as JSON, and an empty question box back.
+history, the answer as JSON, and an empty question box back. "Show more quotes"
+is ``/more``: the chat history in, the history with its last answer asked again
+with more quotes, and that answer as JSON, out.
 
 Errors never cover the chat as Gradio toasts: a bad question, date filter or
 upload is answered in the conversation, in words saying what was wrong and what
