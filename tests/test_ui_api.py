@@ -120,9 +120,23 @@ def test_a_follow_up_is_answered_with_the_previous_turn_and_says_so(client: Clie
     assert data["resolved_question"] is None and "Answered as" not in _text(history[-1])
 
 
-def test_only_ask_and_add_are_public(client: Client) -> None:
+def test_more_quotes_through_the_api_asks_the_last_question_again(client: Client) -> None:
+    question = ("Which Chinese diplomats have held talks with North Korean foreign ministry "
+                "officials?")
+    history, first, _ = client.predict(question, [], 8, [], "", "", True, api_name="/ask")
+    assert len(first["citations"]) == 3  # the default: an answer that fits a screen
+    # The chat as the client got it back: its last answer, asked again with more quotes.
+    history, more = client.predict(history, api_name="/more")
+    assert more["question"] == question and len(more["citations"]) > 3
+    assert len(history) == 2 and _text(history[-1]).count('class="rag-card"') >= 1
+    # With nothing to add to, the chat says so; nothing is raised.
+    history, said = client.predict([], api_name="/more")
+    assert "ask a question first" in said["error"] and "rag-error" in _text(history[-1])
+
+
+def test_only_ask_more_and_add_are_public(client: Client) -> None:
     api = client.view_api(print_info=False, return_format="dict")
-    assert set(api["named_endpoints"]) == {"/ask", "/add"}
+    assert set(api["named_endpoints"]) == {"/ask", "/more", "/add"}
     assert not api["unnamed_endpoints"]
 
 

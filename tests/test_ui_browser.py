@@ -159,6 +159,37 @@ def test_an_answer_with_its_articles_opened_stays_compact(page: Any) -> None:
     assert opened <= 1100, opened
 
 
+def _quotes(answer: Any) -> int:
+    """How many quotes an answer's text gives (its [n] markers)."""
+    return answer.locator(".rag-answer-text .rag-ref").count()
+
+
+def test_more_quotes_on_request(page: Any) -> None:
+    page.reload(wait_until="networkidle")  # a new conversation
+    more = page.locator("#rag-more")
+    assert not more.is_visible()  # nothing to add to yet
+    answer = _ask(page, "Which Chinese diplomats have held talks with North Korean foreign "
+                        "ministry officials?")
+    assert _quotes(answer) == 3  # the default: the answer fits one screen
+    cards = answer.locator(".rag-card").count()
+    # The button comes with an answer that has as many quotes as it may.
+    more.wait_for(state="visible")
+    more.click()
+    deadline = time.monotonic() + 30
+    while _quotes(page.locator("#rag-chat .rag-answer").last) <= 3:
+        assert time.monotonic() < deadline, "no more quotes appeared within 30 s"
+        page.wait_for_timeout(100)
+    answer = page.locator("#rag-chat .rag-answer").last
+    # The same answer with more quotes, in place: one question, one answer.
+    assert page.locator("#rag-chat .rag-answer").count() == 1
+    assert page.locator("#rag-chat .rag-question").count() == 1
+    shown = answer.locator(".rag-card")
+    titles = [shown.nth(i).locator(".rag-title").inner_text() for i in range(shown.count())]
+    assert len(titles) == len(set(titles)) >= cards  # still one card per story
+    refs = answer.locator(".rag-card-head .rag-ref")
+    assert refs.count() == _quotes(answer) > 3  # every quote is in a card
+
+
 def test_article_with_script_is_shown_as_text(page: Any) -> None:
     answer = _ask(page, f"{SCRIPT} {SPICE_QUESTION}")
     card = answer.locator(".rag-card").first
@@ -217,10 +248,32 @@ def _nothing_covers(page: Any, message: Any) -> None:
     assert on_top, "something covers the chat's message"
 
 
+def _type_into(box: Any, value: str) -> None:
+    """Fill ``box`` with ``value`` and wait until the value is kept.
+
+    Gradio mounts a closed accordion's components only when it is first opened,
+    and a value typed in the first ~100 ms after that can be overwritten as the
+    new textbox takes its initial value (measured: 6 of 10 fills right after the
+    click were lost, none after the box had settled). The value then never
+    reached the app, and the test waited in vain for the message it should cause.
+    So: type, and type again until the box has kept the value for a moment.
+    """
+    deadline = time.monotonic() + 10
+    while True:
+        box.fill(value)
+        for _ in range(3):  # kept for 300 ms
+            box.page.wait_for_timeout(100)
+            if box.input_value() != value:
+                break
+        else:
+            return
+        assert time.monotonic() < deadline, f"the box does not keep {value!r}"
+
+
 def test_a_bad_date_filter_is_answered_in_the_chat(page: Any) -> None:
     page.get_by_text("Search options").first.click()
     since = page.locator("#rag-since input, #rag-since textarea").first
-    since.fill("yesterday-ish")
+    _type_into(since, "yesterday-ish")
     box = page.locator("#rag-question textarea")
     box.fill(EXPORTS_QUESTION)
     try:
@@ -232,7 +285,7 @@ def test_a_bad_date_filter_is_answered_in_the_chat(page: Any) -> None:
         # The question stays in its box, to send again once the date is fixed.
         assert box.input_value() == EXPORTS_QUESTION
     finally:
-        since.fill("")
+        _type_into(since, "")
     assert EXPORTS_FACT in _ask(page, EXPORTS_QUESTION).inner_text()
 
 

@@ -4,7 +4,9 @@ The logic lives in plain functions (:func:`respond`, :func:`add_articles`, the
 renderers in :mod:`ui.render`) so it is tested without a browser;
 :func:`build_app` only wires them to Gradio components. The chat handler is
 exposed as the API endpoint ``/ask``: ``gradio_client`` callers get the chat
-history, the answer as JSON, and an empty question box back.
+history, the answer as JSON, and an empty question box back. "Show more quotes"
+is ``/more``: the chat history in, the history with its last answer asked again
+with more quotes, and that answer as JSON, out.
 
 Errors never cover the chat as Gradio toasts: a bad question, date filter or
 upload is answered in the conversation, in words saying what was wrong and what
@@ -15,13 +17,10 @@ logged with its traceback and the chat says briefly that it happened.
 from __future__ import annotations
 
 import argparse
-import html
 import ipaddress
 import itertools
-import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -46,11 +45,13 @@ from .render import (
     render_answer,
     render_error,
     render_info,
+    render_no_more,
     render_notice,
     render_question,
     render_resolved,
     render_uploads,
 )
+from .turns import History, can_show_more, previous_turn, turn_marker, turn_of
 from .uploads import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, add_uploads
 
 log = logging.getLogger("rag.ui")
@@ -58,6 +59,11 @@ log = logging.getLogger("rag.ui")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 MAX_K = 30
+#: "Show more quotes" asks the last question again with this many more quotes allowed ...
+MORE_QUOTES_STEP = 3
+#: ... up to this many (an answer by default has ``Config.max_quotes``, 3, so that
+#: it fits one screen).
+MAX_QUOTES = 12
 #: Characters of a question that could not be asked shown in the chat (it may be huge).
 MAX_SHOWN_QUESTION = 1000
 
@@ -74,8 +80,6 @@ PLACEHOLDER = (
     "Every answer is made of **verbatim quotes**, each marked [n] and shown with its "
     "article. When the articles don't answer, the chat says so. Try one of these:"
 )
-
-History = list[dict[str, Any]]
 
 #: Said in the chat when answering failed for a reason that is not the user's.
 UNEXPECTED_TEXT = ("Something went wrong while answering: an error in the program, not in "
@@ -116,10 +120,15 @@ def resolve_index_dir(index_dir: str | Path | None) -> Path:
     return Path(index_dir)
 
 
-def config_for(index: Index, *, hybrid: bool = True, hints: bool = True) -> Config:
-    """A Config matching the index's build settings, with question-time options set."""
+def config_for(index: Index, *, hybrid: bool = True, hints: bool = True,
+               max_quotes: int | None = None) -> Config:
+    """A Config matching the index's build settings, with question-time options set
+    (``max_quotes`` None: the default number of quotes)."""
     settings = {**Config().build_settings(), **index.manifest.get("settings", {})}
-    return Config.from_dict({**settings, "hybrid": bool(hybrid), "hints": bool(hints)})
+    asked: dict[str, Any] = {"hybrid": bool(hybrid), "hints": bool(hints)}
+    if max_quotes is not None:
+        asked["max_quotes"] = max_quotes
+    return Config.from_dict({**settings, **asked})
 
 
 class ChatInputError(ValueError):
@@ -187,41 +196,6 @@ def ask_request(
     }
 
 
-#: The hidden element of an answer's chat message that carries its turn (the
-#: question as answered, the answer's text and quotes) to the next question.
-_TURN = re.compile(r'<span class="rag-turn" hidden data-turn="([^"]*)"></span>')
-
-
-def turn_marker(answer: rag.Answer) -> str:
-    """The hidden element that lets the next question lean on ``answer``."""
-    turn = {"question": answer.resolved_question or answer.question, "answer": answer.text,
-            "abstained": answer.abstained,
-            "citations": [{"quote": c.quote} for c in answer.citations]}
-    return (f'<span class="rag-turn" hidden data-turn="'
-            f'{html.escape(json.dumps(turn, ensure_ascii=False), quote=True)}"></span>')
-
-
-def _content_text(message: object) -> str:
-    content = message.get("content") if isinstance(message, dict) else None
-    if isinstance(content, list):  # Gradio may hand text back as parts
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else ""
-
-
-def previous_turn(history: History | None) -> dict[str, Any] | None:
-    """The chat's last answered turn (from its answer's :func:`turn_marker`), or None."""
-    for message in reversed(history or []):
-        if isinstance(message, dict) and message.get("role") == "assistant":
-            found = _TURN.search(_content_text(message))
-            if found:
-                try:
-                    turn = json.loads(html.unescape(found.group(1)))
-                except ValueError:
-                    return None
-                return turn if isinstance(turn, dict) else None
-    return None
-
-
 def respond(
     question: str,
     history: History | None,
@@ -233,8 +207,10 @@ def respond(
     hints: bool = True,
     *,
     index_dir: str | Path | None = None,
+    max_quotes: int | None = None,
 ) -> tuple[History, dict[str, Any], str]:
-    """Answer ``question`` in the chat.
+    """Answer ``question`` in the chat, with at most ``max_quotes`` quotes (None:
+    ``Config.max_quotes``, 3; "Show more quotes" asks again with more: :func:`more_quotes`).
 
     A question that leans on the chat's last answered turn ("Who said that?",
     "What about in August?") is answered with that turn as ``history``; the
@@ -259,10 +235,11 @@ def respond(
         request = ask_request(question, k, sources, since, until, hybrid, hints)
         index = rag.get_index(index_dir)
         turn = previous_turn(messages)
+        config = config_for(index, hybrid=request["hybrid"], hints=request["hints"],
+                            max_quotes=max_quotes)
         answer = rag.ask(
             question, k=request["k"], index=index, sources=request["sources"],
-            since=request["since"], until=request["until"],
-            config=config_for(index, hybrid=request["hybrid"], hints=request["hints"]),
+            since=request["since"], until=request["until"], config=config,
             history=[turn] if turn else None,
         )
     except (RagError, ValueError) as exc:  # QuestionError is a ValueError
@@ -277,10 +254,63 @@ def respond(
     messages.append({"role": "user", "content": render_question(answer.question)})
     resolved = render_resolved(answer.resolved_question) if answer.resolved_question else ""
     messages.append({"role": "assistant",
-                     "content": resolved + render_answer(answer, index) + turn_marker(answer)})
+                     "content": resolved + render_answer(answer, index)
+                     + turn_marker(answer, request, config.max_quotes)})
     data = answer.to_dict()
     data["request"] = request
     return messages, data, ""
+
+
+#: Said when "Show more quotes" has no answer to add to (the last message is not one).
+NO_ANSWER_TO_ADD_TO = ("“Show more quotes” adds quotes to the chat's last answer, and the "
+                       "last message is not an answer: ask a question first.")
+
+
+def more_quotes(history: History | None, *, index_dir: str | Path | None = None,
+                ) -> tuple[History, dict[str, Any]]:
+    """"Show more quotes": the chat's last answer asked again, as it was asked (the
+    question as typed, with the turn before it, the same search options), with
+    ``MORE_QUOTES_STEP`` more quotes allowed (at most ``MAX_QUOTES``); the new
+    answer replaces the old one. When no more sentences match well enough (each
+    quote must score near the best one), the answer says so.
+
+    Returns the new history and the answer as in :func:`respond`. Nothing is
+    raised: with no answer to add to, or when asking again fails, the chat
+    says so below the answer, which is kept.
+    """
+    messages = list(history or [])
+    turn = turn_of(messages[-1]) if messages else None
+    asked = turn.get("asked") if turn else None
+    request = asked.get("request") if isinstance(asked, dict) else None
+    if (turn is None or not isinstance(asked, dict) or not isinstance(request, dict)
+            or len(messages) < 2 or turn.get("abstained")):
+        message = NO_ANSWER_TO_ADD_TO
+        if turn is not None and turn.get("abstained"):
+            message = "The articles don't answer the last question: there are no quotes to add."
+        log.warning("chat: %s", message)
+        return ([*messages, {"role": "assistant", "content": render_error(message)}],
+                {"error": message, "request": request})
+    shown = len(turn.get("citations") or [])
+    try:
+        allowed = int(asked.get("max_quotes") or Config().max_quotes)
+    except (TypeError, ValueError):
+        allowed = Config().max_quotes
+    wanted = max(1, min(MAX_QUOTES, max(allowed, shown) + MORE_QUOTES_STEP))
+    before = messages[:-2]
+    new, data, _ = respond(str(asked.get("question") or ""), before, request.get("k"),
+                           request.get("sources"), request.get("since"), request.get("until"),
+                           bool(request.get("hybrid", True)), bool(request.get("hints", True)),
+                           index_dir=index_dir, max_quotes=wanted)
+    if "error" in data:  # the old answer stays; the chat says what went wrong
+        return [*messages, new[-1]], data
+    if len(data.get("citations") or []) <= shown:
+        new[-1] = {**new[-1], "content": render_no_more() + new[-1]["content"]}
+    return new, data
+
+
+def more_button(history: History | None) -> Any:
+    """The "Show more quotes" button, shown while the chat's last answer may have more."""
+    return gr.Button(visible=can_show_more(history, MAX_QUOTES))
 
 
 def _error_reply(messages: History, question: str, message: str) -> History:
@@ -417,6 +447,9 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
         return respond(str(value.get("text") or ""), history, k, sources, since, until, hybrid,
                        hints, index_dir=root)
 
+    def on_more(history: History | None) -> tuple[History, dict[str, Any]]:
+        return more_quotes(history, index_dir=root)
+
     def on_add(files: list[str] | None, progress: gr.Progress = _PROGRESS) -> tuple[
             str, list[dict[str, Any]], str, Any, None]:
         results = add_articles(files, root, progress)
@@ -442,6 +475,9 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
                     # bottom, SCROLL_TO_QUESTION shows the newest question.
                     autoscroll=False,
                 )
+                # Under the latest answer while it may have more quotes than it shows.
+                more = gr.Button("Show more quotes", visible=False,
+                                 size="sm", variant="secondary", elem_id="rag-more")
                 with gr.Row():
                     question = gr.Textbox(
                         placeholder="Ask a question about the articles…", show_label=False,
@@ -490,17 +526,26 @@ def build_app(index_dir: str | Path | None = None, *, warm: bool = True) -> gr.B
 
         controls = [k, sources, since, until, hybrid, hints]
         ask_outputs = [chatbot, answer_json, question]
-        ask_button.click(on_ask, [question, chatbot, *controls], ask_outputs, api_name="ask"
-                         ).then(None, js=SCROLL_TO_QUESTION)
-        question.submit(on_ask, [question, chatbot, *controls], ask_outputs,
-                        api_visibility="private").then(None, js=SCROLL_TO_QUESTION)
-        chatbot.example_select(on_example, [chatbot, *controls], ask_outputs,
-                               api_visibility="private").then(None, js=SCROLL_TO_QUESTION)
+
+        def then_show(event: Any) -> None:
+            """After ``event`` changed the chat: the "Show more quotes" button shown or
+            hidden for its last message, and the newest question brought into view."""
+            event.then(None, js=SCROLL_TO_QUESTION)
+            event.then(more_button, [chatbot], [more], api_visibility="private",
+                       show_progress="hidden")
+
+        then_show(ask_button.click(on_ask, [question, chatbot, *controls], ask_outputs,
+                                   api_name="ask"))
+        then_show(question.submit(on_ask, [question, chatbot, *controls], ask_outputs,
+                                  api_visibility="private"))
+        then_show(chatbot.example_select(on_example, [chatbot, *controls], ask_outputs,
+                                         api_visibility="private"))
+        then_show(more.click(on_more, [chatbot], [chatbot, answer_json], api_name="more"))
         # The chat says what the upload did (and what to do about a rejected file).
-        add_button.click(on_add, [files], [table, table_data, info, sources, files],
-                         api_name="add", concurrency_limit=1, show_progress_on=[table]
-                         ).then(upload_reply, [chatbot, table_data], [chatbot],
-                                api_visibility="private").then(None, js=SCROLL_TO_QUESTION)
+        then_show(add_button.click(on_add, [files], [table, table_data, info, sources, files],
+                                   api_name="add", concurrency_limit=1, show_progress_on=[table]
+                                   ).then(upload_reply, [chatbot, table_data], [chatbot],
+                                          api_visibility="private"))
         # A page opened after an upload sees the new outlets and counts.
         demo.load(on_load, None, [info, sources], api_visibility="private")
     return demo

@@ -393,6 +393,16 @@ def render_resolved(question: str) -> str:
     return f'<div class="rag-resolved">Answered as: <q>{esc(question)}</q></div>'
 
 
+#: Above an answer asked again for more quotes when none more match well enough.
+NO_MORE_TEXT = ("No more quotes: these are all the sentences that match the question "
+                "well enough.")
+
+
+def render_no_more() -> str:
+    """The note above an answer that "Show more quotes" could not add to."""
+    return f'<div class="rag-no-more">{esc(NO_MORE_TEXT)}</div>'
+
+
 def render_error(message: str) -> str:
     """The chat's reply when it cannot answer as asked (a bad date, an empty
     question, a rejected upload): ``message``, escaped, in plain words."""
@@ -480,7 +490,7 @@ CSS = """
 .rag-notice { border-left: 4px solid #16a34a; padding: 4px 10px; }
 .rag-note { font-size: 0.82em; color: #777; }
 .rag-reason { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; }
-.rag-resolved { font-size: 0.88em; color: #4b5563; margin: 0 0 6px; }
+.rag-resolved, .rag-no-more { font-size: 0.88em; color: #4b5563; margin: 0 0 6px; }
 .rag-hints { font-size: 0.85em; color: #6b7280; margin: 6px 0 0; font-style: italic; }
 table.rag-info { border: none; margin: 0; font-size: 0.88em; width: 100%; }
 table.rag-info th, table.rag-info td { border: none; padding: 2px 6px; font-size: inherit;
