@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,6 @@ class Index:
         self.store = open_store(manifest.get("store"))
         self._columns = columns
         self._chunk_position: dict[str, int] | None = None
-        self._sources: list[str] | None = None
-        self._span: tuple[tuple[str, str] | tuple[()]] | None = None
         if columns is None:
             self.article_position = {a.id: i for i, a in enumerate(articles)}
             self.articles: Mapping[str, Article] = {a.id: a for a in articles}
@@ -177,18 +176,22 @@ class Index:
                 self._chunk_position = dict(zip(ids, range(len(ids)), strict=True))
         return self._chunk_position
 
+    @cached_property
+    def _outlets(self) -> tuple[str, ...]:
+        return tuple(sorted({str(s) for s in set(self.article_sources.tolist()) if s}))
+
+    @cached_property
+    def _span(self) -> tuple[str, str] | None:
+        days = [str(d) for d in np.unique(self.article_days).tolist() if d]
+        return (days[0], days[-1]) if days else None
+
     def sources(self) -> list[str]:
         """Outlets present in the index, sorted."""
-        if self._sources is None:
-            self._sources = sorted({str(s) for s in set(self.article_sources.tolist()) if s})
-        return self._sources
+        return list(self._outlets)
 
     def date_span(self) -> tuple[str, str] | None:
         """(earliest, latest) publication date, or None when no article is dated."""
-        if self._span is None:
-            days = [str(d) for d in np.unique(self.article_days).tolist() if d]
-            self._span = ((days[0], days[-1]),) if days else ((),)
-        return self._span[0] or None
+        return self._span
 
     def _lexical(self) -> None:
         # BM25 indexes and word statistics are written at build time (bm25s files,
