@@ -397,7 +397,7 @@ def build_from_articles(
         chunker = Chunker.for_tokenizer(embedder.tokenizer, config.chunk_tokens,
                                         config.chunk_overlap)
         articles = sorted(articles, key=lambda a: (a.published or "", a.id))
-        chunks = [c for a in articles for c in chunker.chunk(a)]
+        chunks = chunker.chunk_all(articles)
         sentences = _sentence_rows(articles)
 
         earlier = _previous_index(root)

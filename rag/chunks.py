@@ -12,7 +12,7 @@ the right one out of every chunk).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .clean import kept_blocks
@@ -93,7 +93,8 @@ class Chunker:
     """
 
     def __init__(self, count_tokens: Callable[[str], int], max_tokens: int, overlap: int,
-                 spans: Callable[[str], _SpanCounter] | None = None):
+                 spans: Callable[[str], _SpanCounter] | None = None,
+                 spans_many: Callable[[list[str]], list[_SpanCounter]] | None = None):
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         self.count_tokens = count_tokens
@@ -101,6 +102,7 @@ class Chunker:
         # the token offsets (the tokenizer called once per piece was half of a
         # build's time on a hashed embedder, and 3% with the real model).
         self._spans = spans
+        self._spans_many = spans_many
         self._block: _SpanCounter | None = None
         self.max_tokens = max_tokens
         self.overlap = overlap
@@ -134,16 +136,25 @@ class Chunker:
         def spans(text: str) -> _SpanCounter:
             return _SpanCounter(whole.encode(text, add_special_tokens=False), specials, count)
 
-        return cls(count, max_tokens, overlap, spans)
+        def spans_many(texts: list[str]) -> list[_SpanCounter]:
+            # The tokenizer encodes a batch on all cores (its own threads).
+            return [_SpanCounter(e, specials, count)
+                    for e in whole.encode_batch(texts, add_special_tokens=False)]
+
+        return cls(count, max_tokens, overlap, spans, spans_many)
 
     def _count(self, text: str, start: int, end: int) -> int:
         if self._block is not None:
             return self._block.count(text, start, end)
         return self.count_tokens(text[start:end])
 
-    def split_block(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
-        """(start, end, n_tokens) of the chunks of ``text[start:end]``."""
-        self._block = self._spans(text) if self._spans is not None else None
+    def split_block(self, text: str, start: int, end: int,
+                    counter: _SpanCounter | None = None) -> list[tuple[int, int, int]]:
+        """(start, end, n_tokens) of the chunks of ``text[start:end]``; ``counter``
+        holds the tokens of all of ``text`` when the caller has them already."""
+        if counter is None and self._spans is not None:
+            counter = self._spans(text)
+        self._block = counter
         try:
             n = self._count(text, start, end)
             if n <= self.max_tokens:
@@ -211,11 +222,18 @@ class Chunker:
                 docs.append(doc)
         return docs
 
-    def chunk(self, article: Article) -> list[Chunk]:
-        """The chunks of one article, in reading order."""
+    def chunk(self, article: Article, counter: _SpanCounter | None = None) -> list[Chunk]:
+        """The chunks of one article, in reading order (``counter``: its tokens, if
+        the caller has them)."""
         chunks: list[Chunk] = []
-        for block_start, block_end in kept_blocks(article.text, article.dropped):
-            for start, end, n in self.split_block(article.text, block_start, block_end):
+        blocks = kept_blocks(article.text, article.dropped)
+        if counter is None and self._spans is not None and len(blocks) > 1:
+            # The article's tokens once, not once per block (they are the whole
+            # text's tokens either way).
+            counter = self._spans(article.text)
+        for block_start, block_end in blocks:
+            for start, end, n in self.split_block(article.text, block_start, block_end,
+                                                  counter):
                 text = article.text[start:end]
                 chunks.append(
                     Chunk(
@@ -228,4 +246,17 @@ class Chunker:
                         n_tokens=n,
                     )
                 )
+        return chunks
+
+    def chunk_all(self, articles: Sequence[Article], batch: int = 64) -> list[Chunk]:
+        """The chunks of ``articles``, in order: the same as :meth:`chunk` on each,
+        with the tokenizer encoding ``batch`` articles at a time on all cores."""
+        chunks: list[Chunk] = []
+        for first in range(0, len(articles), batch):
+            group = articles[first:first + batch]
+            counters: list[_SpanCounter | None] = (
+                list(self._spans_many([a.text for a in group])) if self._spans_many is not None
+                else [None] * len(group))
+            for article, counter in zip(group, counters, strict=True):
+                chunks.extend(self.chunk(article, counter))
         return chunks

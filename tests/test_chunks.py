@@ -68,3 +68,5 @@ def test_counting_from_one_tokenization_splits_as_the_tokenizer_per_piece(
     for article in articles:
         got = [(c.start, c.end, c.n_tokens) for c in fast.chunk(article)]
         assert got == [(c.start, c.end, c.n_tokens) for c in reference.chunk(article)]
+    # Batched: the tokenizer encodes several articles at once (``chunk_all``).
+    assert fast.chunk_all(articles, batch=2) == [c for a in articles for c in reference.chunk(a)]
