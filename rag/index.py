@@ -27,10 +27,12 @@ from .index_format import (
     check_manifest_fields,
     check_version,
     containing_chunks,
+    in_window_order,
     inconsistencies,
     manifest_settings,
     read_manifest,
     resolve_build,
+    sentences_in_chunks,
 )
 from .records import Article, Chunk
 from .store import FILES as FILE_STORE
@@ -224,17 +226,26 @@ class Index:
 
     def _sentences_per_chunk(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk)."""
-        rows: list[np.ndarray] = []
         # Row len(sentences) stands for "no sentence" (scored 0), so that every
         # chunk has at least one row and reduceat stays valid.
-        none = np.array([len(self.sentences)], dtype=np.int64)
-        for position, chunk in enumerate(self.chunks):
-            inside = self.sentence_rows(int(self.chunk_article[position]), chunk.start, chunk.end)
-            rows.append(inside if len(inside) else none)
-        counts = np.array([len(r) for r in rows], dtype=np.int64)
-        flat = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]) if rows else counts
-        return flat.astype(np.int64), starts.astype(np.int64)
+        none = len(self.sentences)
+        n = len(self.chunks)
+        starts = np.fromiter((c.start for c in self.chunks), dtype=np.int64, count=n)
+        ends = np.fromiter((c.end for c in self.chunks), dtype=np.int64, count=n)
+        a, s, e = (np.asarray(self.sentences[:, j], dtype=np.int64) for j in range(3))
+        if not n:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        if not in_window_order(a, s, e):  # not sorted by start and end: check each chunk
+            rows: list[np.ndarray] = []
+            for position, chunk in enumerate(self.chunks):
+                inside = self.sentence_rows(int(self.chunk_article[position]), chunk.start,
+                                            chunk.end)
+                rows.append(inside if len(inside) else np.array([none], dtype=np.int64))
+            counts = np.array([len(r) for r in rows], dtype=np.int64)
+            starts_out = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+            return np.concatenate(rows).astype(np.int64), starts_out
+        return sentences_in_chunks(np.asarray(self.chunk_article, dtype=np.int64), starts, ends,
+                                   self.sentences)
 
     @property
     def sentence_chunk(self) -> np.ndarray:

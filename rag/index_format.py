@@ -306,18 +306,75 @@ def sentence_key(chunk_text: str, start: int, end: int) -> str:
 
 
 def containing_chunks(chunks: Sequence[Chunk], sentences: np.ndarray,
-                       articles: Sequence[Article]) -> list[int]:
+                      articles: Sequence[Article]) -> list[int]:
     """For each sentence row, the first chunk of its article that contains it (or -1)."""
+    position = {a.id: i for i, a in enumerate(articles)}
+    chunk_article = np.fromiter((position.get(c.article_id, -1) for c in chunks),
+                                dtype=np.int64, count=len(chunks))
+    starts = np.fromiter((c.start for c in chunks), dtype=np.int64, count=len(chunks))
+    ends = np.fromiter((c.end for c in chunks), dtype=np.int64, count=len(chunks))
+    found = first_containing(chunk_article, starts, ends, sentences)
+    if found is not None:
+        return found.tolist()
     by_article: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):
         by_article.setdefault(c.article_id, []).append(i)
     owner = []
     for a, s, e in sentences.tolist():
-        found = -1
+        hit = -1
         for i in by_article.get(articles[a].id, []):
             if chunks[i].start <= s and e <= chunks[i].end:
-                found = i
+                hit = i
                 break
-        owner.append(found)
+        owner.append(hit)
     return owner
 
+
+def in_window_order(chunk_article: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bool:
+    """Whether chunks come article by article, each article's in reading order with
+    starts and ends both rising (how the chunker cuts: a window that slides on)."""
+    if len(chunk_article) < 2:
+        return bool(len(chunk_article) == 0 or chunk_article[0] >= 0)
+    same = chunk_article[1:] == chunk_article[:-1]
+    return bool(chunk_article[0] >= 0 and np.all(np.diff(chunk_article) >= 0)
+                and np.all(~same | (np.diff(starts) >= 0)) and np.all(~same | (np.diff(ends) >= 0)))
+
+
+def first_containing(chunk_article: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                     sentences: np.ndarray) -> np.ndarray | None:
+    """:func:`containing_chunks` from arrays (each chunk's article position and span),
+    by binary search: the first chunk of the sentence's article ending at or after it
+    contains it if any does, since later chunks start later still. None when the chunks
+    are not in window order (the caller then checks each chunk)."""
+    if not len(sentences):
+        return np.zeros(0, dtype=np.int64)
+    if not len(starts):
+        return np.full(len(sentences), -1, dtype=np.int64)
+    if not in_window_order(chunk_article, starts, ends):
+        return None
+    a, s, e = (np.asarray(sentences[:, j], dtype=np.int64) for j in range(3))
+    big = int(max(ends.max(), e.max())) + 1
+    i = np.searchsorted(chunk_article * big + ends, a * big + e, side="left")
+    j = np.minimum(i, len(starts) - 1)
+    inside = (i < len(starts)) & (chunk_article[j] == a) & (starts[j] <= s)
+    return np.where(inside, j, -1).astype(np.int64)
+
+
+def sentences_in_chunks(chunk_article: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                        sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk), for
+    sentences in :func:`in_window_order`: a chunk's sentences are then one run of rows,
+    from the first ending after the chunk starts to the last starting before it ends.
+    A chunk with none gets the row ``len(sentences)``."""
+    none = len(sentences)
+    a, s, e = (np.asarray(sentences[:, j], dtype=np.int64) for j in range(3))
+    big = int(max(ends.max(initial=0), e.max(initial=0))) + 1
+    lo = np.searchsorted(a * big + e, chunk_article * big + starts, side="right")
+    hi = np.searchsorted(a * big + s, chunk_article * big + ends, side="left")
+    count = np.maximum(hi - lo, 0)
+    size = np.maximum(count, 1)
+    offsets = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    owner = np.repeat(np.arange(len(starts)), size)
+    flat = lo[owner] + (np.arange(int(size.sum())) - offsets[owner])
+    flat[count[owner] == 0] = none
+    return flat.astype(np.int64), offsets[:len(starts)]
