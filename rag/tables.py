@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
+import orjson
 
 from .records import Article, Chunk
 
@@ -34,6 +35,15 @@ TABLE_FILES = ("article_offsets.npy", "chunk_offsets.npy", "article_ids.npy",
 KEEP = 8192
 
 T = TypeVar("T")
+
+
+def _loads(line: bytes) -> Any:
+    # orjson parses a record 3-4 times faster (a question reads a few thousand);
+    # the standard parser stays the reference for anything orjson refuses.
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
 
 
 class Rows(Sequence[T], Generic[T]):
@@ -73,7 +83,7 @@ class Rows(Sequence[T], Generic[T]):
                 self._kept.move_to_end(i)
                 return found
         lo, hi = int(self._offsets[i]), int(self._offsets[i + 1])
-        record = self._parse(json.loads(self._data[lo:hi]))
+        record = self._parse(_loads(self._data[lo:hi]))
         with self._lock:
             self._kept[i] = record
             if len(self._kept) > KEEP:
