@@ -8,10 +8,12 @@ Each corpus is made from MultiHop-RAG's articles (../shared/datasets/multihop-ra
 ODC-BY): new articles of about four chunks, each a run of paragraphs drawn at random
 (seeded) from the real articles, with a real outlet and date, and a new id (its text
 differs). Sizes up to ``--real-up-to`` chunks are embedded with the real model
-(all-MiniLM-L6-v2); larger ones with a fast hashed embedder (words hashed into 384
-dimensions), since the real model embeds about 25 chunks/s on 2 cores (1M chunks would
-take about 11 hours). Questions are always encoded by the real model, so on a hashed
-corpus the answers mean nothing, but the work per question is the same.
+(all-MiniLM-L6-v2); larger ones with a fast hashed embedder (character trigrams hashed
+into 384 dimensions), since the real model embeds about 25 chunks/s on 2 cores (1M
+chunks would take about 11 hours). Questions to ``search()``/``ask()`` are always
+encoded by the real model, so on a hashed corpus the answers mean nothing, but the work
+per question is the same; ANN recall on a hashed corpus is measured with the questions
+hashed too, as its chunks were.
 
 Per size, a fresh process loads the index and reports: build seconds, disk MB, RSS
 after load, load seconds, ``search()`` and ``ask()`` p50/p95 over ``--questions``
@@ -23,7 +25,6 @@ a table. A benchmark, not a test: it asserts nothing.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import random
@@ -76,38 +77,67 @@ def make_corpus(n_chunks: int, out: Path, seed: int = 7) -> int:
 
 
 class HashEncoder:
-    """Words hashed into ``DIM`` dimensions, normalised: fast, deterministic, meaningless."""
+    """Character trigrams hashed into ``DIM`` signed dimensions, normalised: fast (numpy
+    over whole batches of text, no Python per word), deterministic, meaningless.
 
-    def __init__(self) -> None:
-        self._slots: dict[str, tuple[int, float]] = {}  # word -> (dimension, sign)
+    A text's vector is the sum over its trigrams; a span's (``encode_with_spans``) the
+    sum over the trigrams inside it, from the same pass: each character position is
+    labelled with its text, or its span, and one ``bincount`` adds them all up.
+    """
 
-    def _slot(self, word: str) -> tuple[int, float]:
-        slot = self._slots.get(word)
-        if slot is None:
-            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest(), "little")
-            slot = self._slots[word] = (h % DIM, 1.0 if h & 1 << 31 else -1.0)
-        return slot
+    @staticmethod
+    def _slots(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = codes[:-2] * 1_000_003 + codes[1:-1] * 10_007 + codes[2:]
+        return h % DIM, np.where((h // DIM) & 1, 1.0, -1.0)
 
-    def _one(self, text: str) -> np.ndarray:
-        from rag.text import tokenize
+    @staticmethod
+    def _sum(labels: np.ndarray, slots: np.ndarray, signs: np.ndarray, n: int) -> np.ndarray:
+        keep = labels >= 0
+        v = np.bincount(labels[keep] * DIM + slots[keep], weights=signs[keep],
+                        minlength=n * DIM).reshape(n, DIM).astype(np.float32)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        return v / np.where(norms > 0, norms, 1.0)
 
-        slots = [self._slot(w) for w in tokenize(text)]
-        if not slots:
-            return np.zeros(DIM, dtype=np.float32)
-        dims, signs = zip(*slots, strict=True)
-        v = np.bincount(dims, weights=signs, minlength=DIM).astype(np.float32)
-        n = float(np.linalg.norm(v))
-        return v / n if n else v
+    def _pass(self, texts: list[str],
+              spans: list[list[tuple[int, int]]] | None) -> tuple[np.ndarray, np.ndarray | None]:
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        # UTF-32: one code per character, so span offsets index it directly.
+        codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        if len(codes) < 3:
+            return np.zeros((len(texts), DIM), np.float32), None
+        slots, signs = self._slots(codes)
+        text_of = np.repeat(np.arange(len(texts)), lengths)
+        # A trigram belongs to a text (or span) when all three characters do.
+        same = text_of[:-2] == text_of[2:]
+        vectors = self._sum(np.where(same, text_of[:-2], -1), slots, signs, len(texts))
+        if spans is None:
+            return vectors, None
+        first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        flat = [(first[i] + a, first[i] + b) for i, sp in enumerate(spans) for a, b in sp]
+        span_of = np.full(len(codes), -1, dtype=np.int64)
+        for j, (a, b) in enumerate(flat):  # spans of one text do not overlap
+            span_of[a:b] = j
+        inside = (span_of[:-2] >= 0) & (span_of[:-2] == span_of[2:])
+        pooled = self._sum(np.where(inside, span_of[:-2], -1), slots, signs, len(flat))
+        return vectors, pooled
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        return np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+        return self._pass(list(texts), None)[0] if texts else np.zeros((0, DIM), np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
 
     def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *,
                           progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        vectors = self.encode(texts)
-        pooled = [self.encode([t[s:e] for s, e in sp]) if sp else np.zeros((0, DIM), np.float32)
-                  for t, sp in zip(texts, spans, strict=True)]
-        return vectors, pooled
+        if not texts:
+            return np.zeros((0, DIM), np.float32), []
+        vectors, pooled = self._pass(list(texts), spans)
+        out, at = [], 0
+        for sp in spans:
+            out.append(pooled[at:at + len(sp)] if pooled is not None and sp
+                       else np.zeros((len(sp), DIM), np.float32))
+            at += len(sp)
+        return vectors, out
 
 
 def disk_mb(folder: Path) -> float:
@@ -141,9 +171,17 @@ def pct(v, p):
 recall = 1.0
 if index.approximate:
     vectors = index.chunk_vectors
+    # Recall is measured with questions embedded as the chunks were: by the hashed
+    # encoder on a hashed corpus (real-model questions against hashed chunks are
+    # out of distribution, the case HNSW handles worst, and would say little).
+    encode = index.embedder().encode_query
+    if sys.argv[3] == "hashed":
+        sys.path.insert(0, sys.argv[4])
+        from bench_scale import HashEncoder
+        encode = HashEncoder().encode_query
     hits = []
     for q in questions:
-        v = index.embedder().encode_query(q)
+        v = encode(q)
         exact = set(np.argsort(-(vectors @ v))[:10].tolist())
         _, ids = index.faiss.search(v.reshape(1, -1).astype("float32"), 10)
         hits.append(len(exact & set(ids[0].tolist())) / 10)
@@ -167,7 +205,8 @@ def run_size(n: int, real: bool, questions: list[str], work: Path) -> dict[str, 
     report = rag.build_index([corpus], index_dir, progress=False,
                              encoder=None if real else HashEncoder())
     build_s = time.perf_counter() - started
-    child = subprocess.run([sys.executable, "-c", CHILD, str(index_dir), json.dumps(questions)],
+    child = subprocess.run([sys.executable, "-c", CHILD, str(index_dir), json.dumps(questions),
+                            "real" if real else "hashed", str(Path(__file__).resolve().parent)],
                            capture_output=True, text=True, check=True)
     measured = json.loads(child.stdout.strip().splitlines()[-1])
     return {"chunks": report.chunks, "articles": n_articles, "sentences": report.sentences,
