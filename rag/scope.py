@@ -50,14 +50,28 @@ def scoped(index: Index, config: Config) -> bool:
 
 def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray) -> np.ndarray:
     """BM25 scores of the documents ``rows`` (sorted) from bm25s's postings: the sum
-    over the query's tokens of each token's precomputed score in each document."""
+    over the query's tokens of each token's precomputed score in each document.
+
+    A token's postings list its documents in order (bm25s sorts them by document
+    within each token; tests/test_scope.py checks it on a real build), so the rows
+    can be looked up in the postings, or the postings in the rows, whichever is
+    shorter: a common word's postings grow with the corpus, the view's rows do not.
+    """
     out = np.zeros(len(rows), dtype=np.float32)
     if not len(rows):
         return out
     data, indices, indptr = csc["data"], csc["indices"], csc["indptr"]
     for t in token_ids:
         lo, hi = int(indptr[t]), int(indptr[t + 1])
+        if hi <= lo:
+            continue
         docs = indices[lo:hi]
+        if hi - lo > len(rows):
+            at = np.searchsorted(docs, rows)
+            found = np.minimum(at, hi - lo - 1)
+            hit = (at < hi - lo) & (docs[found] == rows)
+            out[hit] += data[lo:hi][found[hit]]
+            continue
         at = np.searchsorted(rows, docs)
         hit = at < len(rows)
         hit[hit] = rows[at[hit]] == docs[hit]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import rag
-from rag.scope import IndexView, scoped
+from rag.scope import IndexView, _scores_at, scoped
 
 SEED = Path(__file__).resolve().parents[1] / "eval" / "seed_questions.jsonl"
 
@@ -32,6 +32,23 @@ def test_a_view_of_every_article_scores_as_the_index(bundled_index):
     rows = [bundled_index.chunk_position[c.id] for c in some.chunks]
     np.testing.assert_allclose(some.bm25().get_scores(terms),
                                bundled_index.bm25().get_scores(terms)[rows], rtol=1e-6)
+
+
+def test_postings_are_sorted_and_either_lookup_direction_scores_the_same(bundled_index):
+    bundled_index.bm25()
+    retriever = bundled_index._sentence_bm25
+    csc = retriever.scores
+    indptr, indices = np.asarray(csc["indptr"]), np.asarray(csc["indices"])
+    for t in range(len(indptr) - 1):  # each token's documents in order, once each
+        assert np.all(np.diff(indices[indptr[t]:indptr[t + 1]]) > 0)
+    terms = ["export", "north", "korea", "septemb", "trade"]
+    every = retriever.get_scores(terms)
+    ids = retriever.get_tokens_ids(terms)
+    rng = np.random.default_rng(5)
+    # Few rows (looked up in the long postings) and many (postings looked up in them).
+    for size in (1, 7, len(every) // 3, len(every)):
+        rows = np.sort(rng.choice(len(every), size=size, replace=False))
+        np.testing.assert_allclose(_scores_at(csc, ids, rows), every[rows], rtol=1e-6)
 
 
 def test_the_candidate_path_gives_the_same_top_answers(bundled_index):
