@@ -475,7 +475,8 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
                 int(counts.get("sentences") or 0) > LARGE_SENTENCES):
             # A large index reads its records on demand (rag.tables): parsing them
             # all took about a minute and 10 GB at a million chunks.
-            articles, chunks, columns = read_tables(build, list(manifest.get("sources") or []))
+            articles, chunks, columns = read_tables(build, list(manifest.get("sources") or []),
+                                                    list(manifest["files"]))
         else:
             articles = [Article.from_dict(json.loads(line)) for line in (
                 build / "articles.jsonl").read_text(encoding="utf-8").splitlines() if line]

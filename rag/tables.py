@@ -31,6 +31,9 @@ TABLES = "tables"
 TABLE_FILES = ("article_offsets.npy", "chunk_offsets.npy", "article_ids.npy",
                "article_sources.npy", "article_days.npy", "article_lengths.npy",
                "chunk_article.npy", "chunk_ids.npy")
+#: Written by newer builds: each chunk's (start, end, ordinal, n_tokens). With it a
+#: chunk is its article's text sliced, and ``chunks.jsonl`` is not parsed at all.
+CHUNK_SPANS = "chunk_spans.npy"
 #: Records parsed and kept per table (a question reads a few hundred articles).
 KEEP = 8192
 
@@ -161,14 +164,56 @@ def write_tables(folder: Path, articles: Sequence[Article], chunks: Sequence[Chu
                                       dtype=np.int64),
         "chunk_ids.npy": np.array([c.id for c in chunks], dtype=str),
     }
-    for name in TABLE_FILES:
+    columns[CHUNK_SPANS] = np.array([(c.start, c.end, c.ordinal, c.n_tokens) for c in chunks],
+                                    dtype=np.int64).reshape(-1, 4)
+    for name in (*TABLE_FILES, CHUNK_SPANS):
         np.save(sub / name, columns[name], allow_pickle=False)
-    return ["articles.jsonl", "chunks.jsonl", *(f"{TABLES}/{n}" for n in TABLE_FILES)]
+    return ["articles.jsonl", "chunks.jsonl",
+            *(f"{TABLES}/{n}" for n in (*TABLE_FILES, CHUNK_SPANS))]
 
 
-def read_tables(folder: Path, outlets: list[str]) -> tuple[Rows[Article], Rows[Chunk], Columns]:
+class SlicedChunks(Sequence[Chunk]):
+    """Chunks made from their articles' text and the span column, not parsed: a
+    question's view takes every chunk of a few hundred articles, whose records it
+    reads anyway."""
+
+    def __init__(self, articles: Sequence[Article], columns: Columns, spans: np.ndarray):
+        self._articles = articles
+        self._owner = columns.chunk_article
+        self._ids = columns.chunk_ids
+        self._spans = spans
+
+    def __len__(self) -> int:
+        return len(self._owner)
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i, n = int(i), len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"row {i} of a table of {n}")
+        article = self._articles[int(self._owner[i])]
+        start, end, ordinal, n_tokens = (int(x) for x in self._spans[i])
+        return Chunk(id=str(self._ids[i]), article_id=article.id, start=start, end=end,
+                     text=article.text[start:end], ordinal=ordinal, n_tokens=n_tokens)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+def read_tables(folder: Path, outlets: list[str], files: Sequence[str] = (),
+                ) -> tuple[Rows[Article], Sequence[Chunk], Columns]:
     """The lazy tables and the columns of a build that has ``tables/`` (``outlets``:
-    its manifest's sorted "sources")."""
+    its manifest's sorted "sources"; ``files``: its manifest's files)."""
     sub = folder / TABLES
     arrays = {n: np.load(sub / n, allow_pickle=False, mmap_mode="r") for n in TABLE_FILES}
     codes = np.asarray(arrays["article_sources.npy"], dtype=np.int64)
@@ -185,6 +230,20 @@ def read_tables(folder: Path, outlets: list[str]) -> tuple[Rows[Article], Rows[C
     )
     articles = Rows(folder / "articles.jsonl", np.asarray(arrays["article_offsets.npy"]),
                     Article.from_dict)
-    chunks = Rows(folder / "chunks.jsonl", np.asarray(arrays["chunk_offsets.npy"]),
+    parsed = Rows(folder / "chunks.jsonl", np.asarray(arrays["chunk_offsets.npy"]),
                   lambda d: Chunk(**d))
-    return articles, chunks, columns
+    if f"{TABLES}/{CHUNK_SPANS}" not in files:  # built before the span column
+        return articles, parsed, columns
+    spans = np.load(sub / CHUNK_SPANS, allow_pickle=False, mmap_mode="r")
+    if spans.shape != (len(parsed), 4):
+        raise ValueError(f"{CHUNK_SPANS} holds {spans.shape[0]} rows for {len(parsed)} chunks")
+    sliced = SlicedChunks(articles, columns, spans)
+    owner = columns.chunk_article
+    if len(owner) and (owner.min() < 0 or owner.max() >= len(articles)):
+        return articles, parsed, columns  # the consistency check names this damage
+    # The span column must say what the records say: compared on a sample.
+    for i in np.unique(np.linspace(0, len(parsed) - 1, min(len(parsed), 64))
+                       .astype(np.int64)).tolist() if len(parsed) else []:
+        if sliced[i] != parsed[i]:
+            raise ValueError(f"{CHUNK_SPANS} does not match chunks.jsonl at row {i}")
+    return articles, sliced, columns

@@ -13,7 +13,7 @@ import rag
 from rag import index as index_module
 from rag.errors import CorruptIndexError
 from rag.index_format import resolve_build
-from rag.tables import TABLES, Rows
+from rag.tables import CHUNK_SPANS, TABLES, Rows, SlicedChunks
 
 
 @pytest.fixture()
@@ -24,7 +24,8 @@ def lazy_index(default_index_dir, monkeypatch):
 
 
 def test_records_read_on_demand_equal_the_whole_tables(lazy_index, bundled_index):
-    assert isinstance(lazy_index.article_list, Rows) and isinstance(lazy_index.chunks, Rows)
+    assert isinstance(lazy_index.article_list, Rows)
+    assert isinstance(lazy_index.chunks, SlicedChunks)  # made from text + spans, not parsed
     assert not isinstance(bundled_index.chunks, Rows)
     assert list(lazy_index.article_list) == list(bundled_index.article_list)
     assert list(lazy_index.chunks) == list(bundled_index.chunks)
@@ -65,4 +66,34 @@ def test_a_column_that_disagrees_with_the_records_is_refused(default_index_dir, 
     owner[-1] = json.loads((build / "manifest.json").read_text())["counts"]["articles"]
     np.save(build / TABLES / "chunk_article.npy", owner)  # same size: only the check sees it
     with pytest.raises(CorruptIndexError, match="articles not in the article table"):
+        rag.load_index(copy)
+
+
+def _copy(default_index_dir, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(default_index_dir, copy)
+    return copy, resolve_build(copy)
+
+
+def test_a_build_without_the_span_column_parses_its_chunk_records(
+        default_index_dir, bundled_index, tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    copy, build = _copy(default_index_dir, tmp_path)
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["files"][f"{TABLES}/{CHUNK_SPANS}"]  # as written before the column
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    (build / TABLES / CHUNK_SPANS).unlink()
+    older = rag.load_index(copy)
+    assert isinstance(older.chunks, Rows)
+    assert list(older.chunks) == list(bundled_index.chunks)
+
+
+def test_a_span_column_that_disagrees_with_the_records_is_refused(default_index_dir, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    copy, build = _copy(default_index_dir, tmp_path)
+    spans = np.load(build / TABLES / CHUNK_SPANS)
+    spans[0, 1] -= 1  # the first chunk one character short
+    np.save(build / TABLES / CHUNK_SPANS, spans)
+    with pytest.raises(CorruptIndexError, match=CHUNK_SPANS):
         rag.load_index(copy)
