@@ -245,6 +245,13 @@ def test_the_faiss_index_is_chosen_by_size_and_recorded(tmp_path, monkeypatch):
     restricted = hnsw.store.candidates(hnsw, vector, [], None, None).dense(
         5, Restriction(None, mask))
     assert all(mask[r] for r in restricted) and len(restricted) == 5
+    # Beyond EXACT_SUBSET rows a filtered search is the HNSW graph's, with a bitmap.
+    from rag import store as store_module
+
+    monkeypatch.setattr(store_module, "EXACT_SUBSET", 0)
+    graph = hnsw.store.candidates(hnsw, vector, [], None, None).dense(5, Restriction(None, mask))
+    order = np.argsort(-(flat.chunk_vectors @ vector), kind="stable")
+    assert graph.tolist() == [int(r) for r in order if mask[r]][:5]
     # The answers are the same on both indexes.
     question = "By how much did Chinese exports to North Korea rise in September?"
     assert rag.ask(question, index=flat).text == rag.ask(question, index=hnsw).text
