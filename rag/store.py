@@ -140,6 +140,7 @@ class _FileCandidates:
         self._terms = list(terms)
         self._dense = dense
         self._lexical = lexical
+        self._matching: np.ndarray | None = None
 
     def dense(self, n: int, restriction: Restriction) -> np.ndarray:
         index, mask = self._index, restriction.mask
@@ -159,8 +160,14 @@ class _FileCandidates:
             if not self._terms:
                 return np.zeros(0, dtype=np.int64)
             self._lexical = self._index.bm25().get_scores(self._terms)
-        rows = top(self._lexical, n, restriction.mask)
-        return rows[self._lexical[rows] > 0]
+        if self._matching is None:
+            # Only chunks holding a query word can rank: each list (one per outlet or
+            # date named) picks among those, not among every chunk of the corpus.
+            self._matching = np.flatnonzero(self._lexical > 0)
+        rows = self._matching
+        if restriction.mask is not None:
+            rows = rows[restriction.mask[rows]]
+        return rows[top(self._lexical[rows], n, None)]
 
 
 def ann_search(faiss_index: Any, vector: np.ndarray, n: int,
