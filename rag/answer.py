@@ -56,6 +56,7 @@ from .bridge import full_form
 from .config import Config
 from .hints import outlet_aliases
 from .index import Index
+from .lead import kind_lead
 from .quotable import unquotable
 from .records import Answer, Citation, Hit
 from .rerank import get_reranker
@@ -285,14 +286,22 @@ def choose_lead(index: Index, question: str, cands: list[Candidate], scores: np.
     cross-encoder's logit. Retrieval read only a chunk's two likeliest sentences,
     so the sentence that answers may not have been among them.
     """
+    fit = lead_fits(index, question, cands, scores, order, hits)
+    return None if fit is None else max(fit, key=lambda i: fit[i])
+
+
+def lead_fits(index: Index, question: str, cands: list[Candidate], scores: np.ndarray,
+              order: list[int], hits: list[Hit]) -> dict[int, float] | None:
+    """The candidates :func:`choose_lead` weighs, each with its fit (score plus
+    ``LEAD_RERANK_WEIGHT`` times the cross-encoder's logit), in pool order;
+    None when the cross-encoder did not read the passages."""
     if not any(h.rerank_score is not None for h in hits):
         return None
     read = reread_best(index, cands, hits)
     pool = list(dict.fromkeys([*order[:LEAD_POOL], *([] if read is None else [read])]))
     logits = get_reranker().score(question, [cands[i].text for i in pool])
-    fit = [float(scores[i]) + LEAD_RERANK_WEIGHT * float(x)
-           for i, x in zip(pool, logits.tolist(), strict=True)]
-    return pool[int(np.argmax(fit))]
+    return {i: float(scores[i]) + LEAD_RERANK_WEIGHT * float(x)
+            for i, x in zip(pool, logits.tolist(), strict=True)}
 
 
 def compose(
@@ -336,7 +345,8 @@ def compose(
                                          uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     floor = w.relative_floor * best
-    lead = choose_lead(index, question, cands, scores, order.tolist(), hits)
+    fits = lead_fits(index, question, cands, scores, order.tolist(), hits)
+    lead = None if fits is None else max(fits, key=lambda i: fits[i])
     if lead is None and name:
         # The name in full ("Sam Bankman-Fried") answers "who" better than the
         # surname the passages mostly use; failing that, the name as found.
@@ -346,6 +356,10 @@ def compose(
                          and named.search(cands[i].text)), None)
             if lead is not None:
                 break
+    # The first quote holds the kind of thing asked for, if a sentence the lead
+    # was chosen from does ("When ...?" led by a date: rag.lead).
+    lead = kind_lead(question, [c.text for c in cands], scores.tolist(), order.tolist(),
+                     lead, floor, fits, LEAD_POOL)
     chosen: list[int] = [] if lead is None else [lead]
     # An outlet repeats a sentence across its articles ("Sam Bankman-Fried, the
     # founder of failed cryptocurrency exchange FTX, is on trial …"), and each
