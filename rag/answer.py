@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -54,6 +54,7 @@ import numpy as np
 from .asked import NAME_RUN, answer_type, counted_noun, fits_type, missing_count
 from .bridge import full_form
 from .config import Config
+from .followup_lead import focus_lead
 from .hints import outlet_aliases
 from .index import Index
 from .lead import kind_lead
@@ -312,6 +313,7 @@ def compose(
     config: Config,
     weights: Weights | None = None,
     name: str | None = None,
+    focus: Sequence[str] = (),
 ) -> Answer:
     """Build an Answer from ``hits``: quotes with ``[n]`` markers, or an abstention.
 
@@ -321,6 +323,10 @@ def compose(
     (``relative_floor``); one that holds its fullest form in the passages
     (``rag.bridge.full_form``: "Sam Bankman-Fried" for "Bankman-Fried") is
     preferred.
+
+    ``focus`` are the user's own new words of an elliptical follow-up ("What
+    about in August?": ``("august",)``, ``rag.followup_lead``): a sentence the
+    lead was chosen from that holds more of them leads.
     """
     w = weights or calibrated_weights(index.model)
     threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
@@ -360,6 +366,8 @@ def compose(
     # was chosen from does ("When ...?" led by a date: rag.lead).
     lead = kind_lead(question, [c.text for c in cands], scores.tolist(), order.tolist(),
                      lead, floor, fits, LEAD_POOL)
+    lead = focus_lead(question, focus, [c.text for c in cands], scores.tolist(),
+                      order.tolist(), lead, fits, LEAD_POOL, index.idf() if focus else None)
     chosen: list[int] = [] if lead is None else [lead]
     # An outlet repeats a sentence across its articles ("Sam Bankman-Fried, the
     # founder of failed cryptocurrency exchange FTX, is on trial …"), and each
