@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from .lead import asked_kind, holds_kind
+from .lead import asked_kind, given_numbers, holds_kind
 from .text import STOPWORDS, stem, words
 
 #: The resolution rules whose question is the previous one with the user's X put in.
@@ -78,7 +78,7 @@ def focus_lead(question: str, focus: Sequence[str], texts: Sequence[str],
         return lead
     fit = dict(pool) if pool else {i: float(scores[i]) for i in list(order)[:size]}
     w = weight or {}
-    kind = asked_kind(question)
+    kind, given = asked_kind(question), given_numbers(question)
     best = max(fit, key=lambda i: (_held(focus, texts[i], w),
-                                   holds_kind(kind, texts[i]), fit[i]))
+                                   holds_kind(kind, texts[i], given), fit[i]))
     return best if _held(focus, texts[best], w) > _held(focus, texts[current], w) else lead

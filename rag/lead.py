@@ -140,14 +140,34 @@ _FIGURE = re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _PATTERNS = {DATE: _FULL_DATE, MONEY: _MONEY, FIGURE: _FIGURE, LIST: _ENUMERATION}
 
 
-def kind_spans(kind: str, text: str) -> list[tuple[int, int]]:
-    """Where ``text`` holds an answer of this kind, as character spans."""
-    return [m.span() for m in _PATTERNS[kind].finditer(text)]
+def given_numbers(question: str) -> frozenset[str]:
+    """The numbers a question states itself ("in 2023", "the past 11 seasons")."""
+    return frozenset(w for w in words(question) if w[:1].isdigit())
 
 
-def holds_kind(kind: str | None, text: str) -> bool:
+def kind_spans(kind: str, text: str, given: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Where ``text`` holds an answer of this kind, as character spans.
+
+    A figure is not one that is part of a date ("arrested in December 2022"
+    counts nothing) or one the question states itself (``given``: "How many
+    home runs did he hit in 2023?" is not answered by "In 2023, ...")."""
+    spans = [m.span() for m in _PATTERNS[kind].finditer(text)]
+    if kind != FIGURE:
+        return spans
+    dated = [m.span() for m in _FULL_DATE.finditer(text)]
+    return [(s, e) for s, e in spans
+            if not any(ds <= s < de for ds, de in dated)
+            and not (given and _number_at(text, s) in given)]
+
+
+def _number_at(text: str, start: int) -> str:
+    found = words(text[start:start + 24])
+    return found[0] if found else ""
+
+
+def holds_kind(kind: str | None, text: str, given: frozenset[str] = frozenset()) -> bool:
     """Whether a sentence holds an answer of this kind (True for no kind)."""
-    return kind is None or bool(kind_spans(kind, text))
+    return kind is None or bool(kind_spans(kind, text, given))
 
 
 #: A date, figure or list answers the question when it is written this close (in
@@ -169,14 +189,14 @@ def topic_words(question: str) -> set[str]:
             if w not in STOPWORDS and w not in names and w not in _ASKING and not w.isdigit()}
 
 
-def near_topic(kind: str, text: str, topic: set[str]) -> bool:
+def near_topic(kind: str, text: str, topic: set[str], given: frozenset[str] = frozenset()) -> bool:
     """Whether an answer of this kind in ``text`` is within :data:`NEAR_WORDS`
     words of one of the question's topic words."""
     tokens = [(m.start(), m.end(), stem(m.group(0).lower())) for m in _TOKEN.finditer(text)]
     at = [i for i, (_, _, t) in enumerate(tokens) if t in topic]
     if not at:
         return False
-    for start, end in kind_spans(kind, text):
+    for start, end in kind_spans(kind, text, given):
         inside = [i for i, (s, e, _) in enumerate(tokens) if s < end and e > start]
         if not inside:
             continue
@@ -201,12 +221,13 @@ def kind_lead(question: str, texts: Sequence[str], scores: Sequence[float],
     """
     kind = asked_kind(question)
     current = lead if lead is not None else (order[0] if order else None)
-    if kind is None or current is None or holds_kind(kind, texts[current]):
+    given = given_numbers(question)
+    if kind is None or current is None or holds_kind(kind, texts[current], given):
         return lead
     fit = dict(pool) if pool else {i: float(scores[i]) for i in list(order)[:size]}
-    holding = [i for i in fit if scores[i] >= floor and holds_kind(kind, texts[i])]
+    holding = [i for i in fit if scores[i] >= floor and holds_kind(kind, texts[i], given)]
     if not holding:
         return lead
     # One that gives it beside what the question asks about first, then by fit.
     topic = topic_words(question)
-    return max(holding, key=lambda i: (near_topic(kind, texts[i], topic), fit[i]))
+    return max(holding, key=lambda i: (near_topic(kind, texts[i], topic, given), fit[i]))
