@@ -33,6 +33,10 @@ set: answers right 0.860 -> 0.912 from letting it lead; answer first 0.70 ->
 0.79 from weighing it against the score; docs/experiments.md). Its logit is
 not mixed into the sum that picks the other quotes, which measured worse, nor
 used to abstain, as it does not tell an answer from a sentence on the same topic.
+A lead that lacks the kind of thing asked for (a date for "when", a figure, a
+sum, a list) gives way to a sentence of the same pool that has it
+(``rag.lead``), and in an elliptical follow-up to one holding the user's own
+new words (``rag.followup_lead``).
 
 An answer whose evidence is weak but not absent (its confidence barely clears
 the threshold, or its best sentence holds little of the question's wording)
