@@ -33,6 +33,10 @@ set: answers right 0.860 -> 0.912 from letting it lead; answer first 0.70 ->
 0.79 from weighing it against the score; docs/experiments.md). Its logit is
 not mixed into the sum that picks the other quotes, which measured worse, nor
 used to abstain, as it does not tell an answer from a sentence on the same topic.
+A lead that lacks the kind of thing asked for (a date for "when", a figure, a
+sum, a list) gives way to a sentence of the same pool that has it
+(``rag.lead``), and in an elliptical follow-up to one holding the user's own
+new words (``rag.followup_lead``).
 
 An answer whose evidence is weak but not absent (its confidence barely clears
 the threshold, or its best sentence holds little of the question's wording)
@@ -44,7 +48,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from importlib import resources
@@ -54,8 +58,10 @@ import numpy as np
 from .asked import NAME_RUN, answer_type, counted_noun, fits_type, missing_count
 from .bridge import full_form
 from .config import Config
+from .followup_lead import focus_lead
 from .hints import outlet_aliases
 from .index import Index
+from .lead import kind_lead
 from .quotable import unquotable
 from .records import Answer, Citation, Hit
 from .rerank import get_reranker
@@ -285,14 +291,22 @@ def choose_lead(index: Index, question: str, cands: list[Candidate], scores: np.
     cross-encoder's logit. Retrieval read only a chunk's two likeliest sentences,
     so the sentence that answers may not have been among them.
     """
+    fit = lead_fits(index, question, cands, scores, order, hits)
+    return None if fit is None else max(fit, key=lambda i: fit[i])
+
+
+def lead_fits(index: Index, question: str, cands: list[Candidate], scores: np.ndarray,
+              order: list[int], hits: list[Hit]) -> dict[int, float] | None:
+    """The candidates :func:`choose_lead` weighs, each with its fit (score plus
+    ``LEAD_RERANK_WEIGHT`` times the cross-encoder's logit), in pool order;
+    None when the cross-encoder did not read the passages."""
     if not any(h.rerank_score is not None for h in hits):
         return None
     read = reread_best(index, cands, hits)
     pool = list(dict.fromkeys([*order[:LEAD_POOL], *([] if read is None else [read])]))
     logits = get_reranker().score(question, [cands[i].text for i in pool])
-    fit = [float(scores[i]) + LEAD_RERANK_WEIGHT * float(x)
-           for i, x in zip(pool, logits.tolist(), strict=True)]
-    return pool[int(np.argmax(fit))]
+    return {i: float(scores[i]) + LEAD_RERANK_WEIGHT * float(x)
+            for i, x in zip(pool, logits.tolist(), strict=True)}
 
 
 def compose(
@@ -303,6 +317,7 @@ def compose(
     config: Config,
     weights: Weights | None = None,
     name: str | None = None,
+    focus: Sequence[str] = (),
 ) -> Answer:
     """Build an Answer from ``hits``: quotes with ``[n]`` markers, or an abstention.
 
@@ -312,6 +327,10 @@ def compose(
     (``relative_floor``); one that holds its fullest form in the passages
     (``rag.bridge.full_form``: "Sam Bankman-Fried" for "Bankman-Fried") is
     preferred.
+
+    ``focus`` are the user's own new words of an elliptical follow-up ("What
+    about in August?": ``("august",)``, ``rag.followup_lead``): a sentence the
+    lead was chosen from that holds more of them leads.
     """
     w = weights or calibrated_weights(index.model)
     threshold = config.abstain_threshold if config.abstain_threshold is not None else w.threshold
@@ -336,7 +355,8 @@ def compose(
                                          uncounted))
     vectors = index.sentence_vectors[[c.row for c in cands]]
     floor = w.relative_floor * best
-    lead = choose_lead(index, question, cands, scores, order.tolist(), hits)
+    fits = lead_fits(index, question, cands, scores, order.tolist(), hits)
+    lead = None if fits is None else max(fits, key=lambda i: fits[i])
     if lead is None and name:
         # The name in full ("Sam Bankman-Fried") answers "who" better than the
         # surname the passages mostly use; failing that, the name as found.
@@ -346,6 +366,12 @@ def compose(
                          and named.search(cands[i].text)), None)
             if lead is not None:
                 break
+    # The first quote holds the kind of thing asked for, if a sentence the lead
+    # was chosen from does ("When ...?" led by a date: rag.lead).
+    lead = kind_lead(question, [c.text for c in cands], scores.tolist(), order.tolist(),
+                     lead, floor, fits, LEAD_POOL)
+    lead = focus_lead(question, focus, [c.text for c in cands], scores.tolist(),
+                      order.tolist(), lead, fits, LEAD_POOL, index.idf() if focus else None)
     chosen: list[int] = [] if lead is None else [lead]
     # An outlet repeats a sentence across its articles ("Sam Bankman-Fried, the
     # founder of failed cryptocurrency exchange FTX, is on trial …"), and each

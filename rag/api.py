@@ -20,6 +20,7 @@ from .build import build_index
 from .config import Config
 from .errors import IndexNotFoundError, QuestionError, RagError
 from .followup import as_turns, resolve
+from .followup_lead import ELLIPTICAL_RULES, new_words
 from .hints import Hints, find_hints
 from .index import Index, load_index
 from .index_format import CURRENT, read_manifest, resolve_build, setting_differences
@@ -279,18 +280,21 @@ def ask(
     idx = get_index(index, config=config)
     asked = question
     resolution = resolve(question, turns, outlets=idx.sources())
+    focus: tuple[str, ...] = ()
     if resolution.changed:
         try:
             question = validate_question(resolution.question, cfg)
         except QuestionError:  # too long once resolved: answered as asked
             question = asked
+        if question != asked and resolution.rule in ELLIPTICAL_RULES:
+            focus = new_words(asked, turns[-1].question)
     load_in_background(reranker_for(cfg, question))
     inputs = question_inputs(idx, question, cfg)
     encoded = time.perf_counter()
     with one_blas_thread():
         hits, name = _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
         retrieved = time.perf_counter()
-        answer = compose(idx, question, inputs.vector, hits, cfg, name=name)
+        answer = compose(idx, question, inputs.vector, hits, cfg, name=name, focus=focus)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))
     if applied:
         answer = dataclasses.replace(answer, hints=applied)
