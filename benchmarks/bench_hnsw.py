@@ -1,0 +1,81 @@
+"""Benchmark: HNSW recall@10 against exact search, by efSearch, on a built index.
+
+Run:  .venv/bin/python benchmarks/bench_hnsw.py INDEX [--ef 64,128,256] [--questions 200]
+                                               [--hashed] [--build]
+
+Encodes MultiHop-RAG questions (../shared/datasets/multihop-rag, ODC-BY) with the index's
+model, or with bench_scale's hashed encoder (``--hashed``, for its hashed corpora), finds
+each question's exact top 10 by one product over all chunk vectors, and reports the
+share of it the HNSW search finds at each efSearch, with the time a search takes. With
+``--build`` (for an exact index) an HNSW graph with the build's parameters is made
+first. A benchmark, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np
+from machine import describe
+
+DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "multihop-rag"
+
+
+def main() -> int:
+    import faiss
+
+    import rag
+    from rag.index_format import HNSW_EF_CONSTRUCTION, HNSW_M
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("index")
+    parser.add_argument("--ef", default="64,128,256")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--hashed", action="store_true")
+    parser.add_argument("--build", action="store_true")
+    args = parser.parse_args()
+    index = rag.load_index(args.index)
+    vectors = index.chunk_vectors
+    graph = index.faiss
+    if args.build or not index.approximate:
+        graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    queries = [q["query"] for q in json.loads((DATASET / "queries.json").read_text())]
+    queries = queries[:: max(1, len(queries) // args.questions)][: args.questions]
+    if args.hashed:
+        from bench_scale import HashEncoder
+
+        encode = HashEncoder().encode_query
+    else:
+        encode = index.embedder().encode_query
+    q = np.stack([encode(x) for x in queries]).astype(np.float32)
+    scores = np.empty((len(q), len(vectors)), dtype=np.float32)
+    for lo in range(0, len(vectors), 100_000):  # in slices: the vectors are memory-mapped
+        scores[:, lo:lo + 100_000] = q @ np.asarray(vectors[lo:lo + 100_000]).T
+    exact = np.argpartition(-scores, 10, axis=1)[:, :10]
+    print(f"machine: {describe()}")
+    print(f"{len(vectors)} chunks, HNSW M {HNSW_M}, efConstruction {HNSW_EF_CONSTRUCTION}; "
+          f"{len(q)} questions ({'hashed' if args.hashed else index.model})")
+    for ef in (int(e) for e in args.ef.split(",")):
+        graph.hnsw.efSearch = ef
+        started = time.perf_counter()
+        _, found = graph.search(q, 10)
+        ms = (time.perf_counter() - started) / len(q) * 1000
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found, strict=True)])
+        print(json.dumps({"efSearch": ef, "recall_at_10": round(float(recall), 4),
+                          "ms_per_search": round(ms, 2)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
