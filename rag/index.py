@@ -230,11 +230,11 @@ class Index:
         # chunk has at least one row and reduceat stays valid.
         none = len(self.sentences)
         n = len(self.chunks)
+        if not n:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         starts = np.fromiter((c.start for c in self.chunks), dtype=np.int64, count=n)
         ends = np.fromiter((c.end for c in self.chunks), dtype=np.int64, count=n)
         a, s, e = (np.asarray(self.sentences[:, j], dtype=np.int64) for j in range(3))
-        if not n:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if not in_window_order(a, s, e):  # not sorted by start and end: check each chunk
             rows: list[np.ndarray] = []
             for position, chunk in enumerate(self.chunks):

@@ -49,7 +49,35 @@ def _loads(line: bytes) -> Any:
         return json.loads(line)
 
 
-class Rows(Sequence[T], Generic[T]):
+class _OnDemand(Sequence[T], Generic[T]):
+    """A table whose rows are made when asked for: indexing, slicing and iteration
+    over :meth:`_row`."""
+
+    def _row(self, i: int) -> T:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i, n = int(i), len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(f"row {i} of a table of {n}")
+        return self._row(i)
+
+    def __iter__(self) -> Iterator[T]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+class Rows(_OnDemand[T]):
     """The records of a JSON-lines file, parsed on demand by their byte offsets."""
 
     def __init__(self, path: Path, offsets: np.ndarray, parse: Callable[[dict[str, Any]], T]):
@@ -66,20 +94,7 @@ class Rows(Sequence[T], Generic[T]):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    @overload
-    def __getitem__(self, i: int) -> T: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[T]: ...
-
-    def __getitem__(self, i: int | slice) -> T | list[T]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i, n = int(i), len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"row {i} of a table of {n}")
+    def _row(self, i: int) -> T:
         with self._lock:
             found = self._kept.get(i)
             if found is not None:
@@ -92,10 +107,6 @@ class Rows(Sequence[T], Generic[T]):
             if len(self._kept) > KEEP:
                 self._kept.popitem(last=False)
         return record
-
-    def __iter__(self) -> Iterator[T]:
-        for i in range(len(self)):
-            yield self[i]
 
 
 class ById(Mapping[str, Article]):
@@ -172,7 +183,7 @@ def write_tables(folder: Path, articles: Sequence[Article], chunks: Sequence[Chu
             *(f"{TABLES}/{n}" for n in (*TABLE_FILES, CHUNK_SPANS))]
 
 
-class SlicedChunks(Sequence[Chunk]):
+class SlicedChunks(_OnDemand[Chunk]):
     """Chunks made from their articles' text and the span column, not parsed: a
     question's view takes every chunk of a few hundred articles, whose records it
     reads anyway."""
@@ -186,28 +197,11 @@ class SlicedChunks(Sequence[Chunk]):
     def __len__(self) -> int:
         return len(self._owner)
 
-    @overload
-    def __getitem__(self, i: int) -> Chunk: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Chunk]: ...
-
-    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i, n = int(i), len(self)
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError(f"row {i} of a table of {n}")
+    def _row(self, i: int) -> Chunk:
         article = self._articles[int(self._owner[i])]
         start, end, ordinal, n_tokens = (int(x) for x in self._spans[i])
         return Chunk(id=str(self._ids[i]), article_id=article.id, start=start, end=end,
                      text=article.text[start:end], ordinal=ordinal, n_tokens=n_tokens)
-
-    def __iter__(self) -> Iterator[Chunk]:
-        for i in range(len(self)):
-            yield self[i]
 
 
 def read_tables(folder: Path, outlets: list[str], files: Sequence[str] = (),
