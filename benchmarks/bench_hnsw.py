@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from machine import describe
 
+from rag.index_format import HNSW_EF_CONSTRUCTION, HNSW_M
+
 DATASET = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "multihop-rag"
 
 
@@ -34,22 +36,28 @@ def main() -> int:
     import faiss
 
     import rag
-    from rag.index_format import HNSW_EF_CONSTRUCTION, HNSW_M
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("index")
     parser.add_argument("--ef", default="64,128,256")
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--hashed", action="store_true")
     parser.add_argument("--build", action="store_true")
+    parser.add_argument("--m", type=int, default=HNSW_M, help="graph degree, with --build")
+    parser.add_argument("--ef-construction", type=int, default=HNSW_EF_CONSTRUCTION)
     args = parser.parse_args()
     index = rag.load_index(args.index)
     vectors = index.chunk_vectors
     graph = index.faiss
+    ann = index.manifest.get("faiss") or {}
+    m, efc = ann.get("M"), ann.get("efConstruction")
+    built_s = None
     if args.build or not index.approximate:
-        graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        m, efc = args.m, args.ef_construction
+        graph = faiss.IndexHNSWFlat(vectors.shape[1], m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = efc
+        started = time.perf_counter()
         graph.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        built_s = round(time.perf_counter() - started, 1)
     queries = [q["query"] for q in json.loads((DATASET / "queries.json").read_text())]
     queries = queries[:: max(1, len(queries) // args.questions)][: args.questions]
     if args.hashed:
@@ -64,8 +72,9 @@ def main() -> int:
         scores[:, lo:lo + 100_000] = q @ np.asarray(vectors[lo:lo + 100_000]).T
     exact = np.argpartition(-scores, 10, axis=1)[:, :10]
     print(f"machine: {describe()}")
-    print(f"{len(vectors)} chunks, HNSW M {HNSW_M}, efConstruction {HNSW_EF_CONSTRUCTION}; "
-          f"{len(q)} questions ({'hashed' if args.hashed else index.model})")
+    print(f"{len(vectors)} chunks, HNSW M {m}, efConstruction {efc}"
+          + (f" (graph built in {built_s} s)" if built_s is not None else "")
+          + f"; {len(q)} questions ({'hashed' if args.hashed else index.model})")
     for ef in (int(e) for e in args.ef.split(",")):
         graph.hnsw.efSearch = ef
         started = time.perf_counter()
