@@ -55,11 +55,12 @@ CHUNK_VECTORS = "chunk_vectors.npy"
 #: cores), HNSW a few ms. Its recall@10 against exact is measured by
 #: benchmarks/bench_scale.py and, by efSearch, benchmarks/bench_hnsw.py.
 HNSW_ABOVE = 200_000
-#: HNSW graph degree, construction and search depth. efSearch 512, not 128: at 1M
-#: hashed chunks recall@10 0.36 -> 0.64 for 0.24 -> 0.74 ms a search (about ten
-#: searches a question); real-model vectors at 11.7k: 0.993 at 128 (docs/scale-out.md).
+#: HNSW graph degree, construction and search depth (docs/scale-out.md). At 1M hashed
+#: chunks, recall@10 at efSearch 128 / 512 was 0.36 / 0.64 with efConstruction 80 and
+#: 0.53 / 0.82 with 200, whose graph took 440 s instead of 141; a search at 512 takes
+#: ~0.9 ms (about ten a question). Real-model vectors at 11.7k: 0.993 at 80 / 128.
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 512
 
 #: How sentence vectors are made; vectors made another way are not reused.
