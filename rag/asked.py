@@ -13,7 +13,7 @@ import re
 from .records import Hit
 from .text import MONTHS, STOPWORDS, stem, words
 
-_NUMBER_WORDS = (
+NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred "
     "hundreds thousand thousands million millions billion billions trillion half double "
     "twice first second third fourth fifth sixth seventh eighth ninth tenth percent"
@@ -23,7 +23,7 @@ _MONTH = "|".join((*MONTHS, *"jan feb mar apr jun jul aug sep sept oct nov dec".
 #: a month ("Sept. 4", "29 May"), or a span back from now ("three years ago").
 #: A weekday, "last month" or a bare month name is a date only against the
 #: article's own, unstated here: a sentence holding only those does not answer "when".
-_FULL_DATE = re.compile(
+FULL_DATE = re.compile(
     rf"\b(?:1[89]|20)\d\d\b|\b(?:{_MONTH})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|"
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH})\b|"
     r"\b(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|several|few)\s+"
@@ -54,11 +54,11 @@ def answer_type(question: str) -> str | None:
 
 
 def _has_number(tokens: list[str], text: str) -> bool:
-    return bool(re.search(r"\d", text)) or any(t in _NUMBER_WORDS for t in tokens)
+    return bool(re.search(r"\d", text)) or any(t in NUMBER_WORDS for t in tokens)
 
 
 def _has_date(text: str) -> bool:
-    return bool(_FULL_DATE.search(text))
+    return bool(FULL_DATE.search(text))
 
 
 # A capitalised word, and where one may start a name: not at a sentence's start.
@@ -106,13 +106,13 @@ _UNIT_SIGNS = {"dollar": "$", "euro": "€", "pound": "£", "yen": "¥", "yuan":
 
 # The noun run ends where the verb starts: "how many tourists visited", "how
 # many people came back". Without a tagger, past forms are the usual tell.
-_IRREGULAR_PAST = frozenset(
+IRREGULAR_PAST = frozenset(
     "became bought brought built came died fell fled gave got held kept left lost made "
     "met paid ran rose sat saw sent sold spent stood took told went won wrote".split())
 
 
 def _looks_like_verb(token: str) -> bool:
-    return token in _IRREGULAR_PAST or (token.endswith("ed") and len(token) > 4)
+    return token in IRREGULAR_PAST or (token.endswith("ed") and len(token) > 4)
 
 
 def counted_noun(question: str) -> str | None:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from .asked import _FULL_DATE, _IRREGULAR_PAST, _NUMBER_WORDS, NAME_RUN
+from .asked import FULL_DATE, IRREGULAR_PAST, NAME_RUN, NUMBER_WORDS
 from .text import STOPWORDS, stem, words
 
 DATE, FIGURE, MONEY, LIST = "date", "figure", "money", "list"
@@ -86,7 +86,7 @@ def _plain(question: str) -> str:
 
 
 def _verb_like(token: str) -> bool:
-    return token in _IRREGULAR_PAST or (token.endswith("ed") and len(token) > 4)
+    return token in IRREGULAR_PAST or (token.endswith("ed") and len(token) > 4)
 
 
 def _plural(noun: str) -> bool:
@@ -136,8 +136,8 @@ def asked_kind(question: str) -> str | None:
     return None
 
 
-_FIGURE = re.compile(rf"\d|\b(?:{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
-_PATTERNS = {DATE: _FULL_DATE, MONEY: _MONEY, FIGURE: _FIGURE, LIST: _ENUMERATION}
+_FIGURE = re.compile(rf"\d|\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
+_PATTERNS = {DATE: FULL_DATE, MONEY: _MONEY, FIGURE: _FIGURE, LIST: _ENUMERATION}
 
 
 def given_numbers(question: str) -> frozenset[str]:
@@ -154,7 +154,7 @@ def kind_spans(kind: str, text: str, given: frozenset[str] = frozenset()) -> lis
     spans = [m.span() for m in _PATTERNS[kind].finditer(text)]
     if kind != FIGURE:
         return spans
-    dated = [m.span() for m in _FULL_DATE.finditer(text)]
+    dated = [m.span() for m in FULL_DATE.finditer(text)]
     return [(s, e) for s, e in spans
             if not any(ds <= s < de for ds, de in dated)
             and not (given and _number_at(text, s) in given)]
