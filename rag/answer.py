@@ -368,10 +368,10 @@ def compose(
                 break
     # The first quote holds the kind of thing asked for, if a sentence the lead
     # was chosen from does ("When ...?" led by a date: rag.lead).
-    lead = kind_lead(question, [c.text for c in cands], scores.tolist(), order.tolist(),
-                     lead, floor, fits, LEAD_POOL)
-    lead = focus_lead(question, focus, [c.text for c in cands], scores.tolist(),
-                      order.tolist(), lead, fits, LEAD_POOL, index.idf() if focus else None)
+    texts, score_list, order_list = [c.text for c in cands], scores.tolist(), order.tolist()
+    lead = kind_lead(question, texts, score_list, order_list, lead, floor, fits, LEAD_POOL)
+    lead = focus_lead(question, focus, texts, score_list, order_list, lead, fits, LEAD_POOL,
+                      index.idf() if focus else None)
     chosen: list[int] = [] if lead is None else [lead]
     # An outlet repeats a sentence across its articles ("Sam Bankman-Fried, the
     # founder of failed cryptocurrency exchange FTX, is on trial …"), and each

@@ -27,7 +27,7 @@ from .index_format import (
     check_manifest_fields,
     check_version,
     containing_chunks,
-    in_window_order,
+    first_containing,
     inconsistencies,
     manifest_settings,
     read_manifest,
@@ -224,28 +224,30 @@ class Index:
                 self._chunk_sentences = self._sentences_per_chunk()
         return self._chunk_sentences
 
+    @cached_property
+    def _chunk_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each chunk's start and end, read once from its records."""
+        n = len(self.chunks)
+        return (np.fromiter((c.start for c in self.chunks), dtype=np.int64, count=n),
+                np.fromiter((c.end for c in self.chunks), dtype=np.int64, count=n))
+
     def _sentences_per_chunk(self) -> tuple[np.ndarray, np.ndarray]:
         """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk)."""
         # Row len(sentences) stands for "no sentence" (scored 0), so that every
         # chunk has at least one row and reduceat stays valid.
-        none = len(self.sentences)
-        n = len(self.chunks)
-        if not n:
+        if not len(self.chunks):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        starts = np.fromiter((c.start for c in self.chunks), dtype=np.int64, count=n)
-        ends = np.fromiter((c.end for c in self.chunks), dtype=np.int64, count=n)
-        a, s, e = (np.asarray(self.sentences[:, j], dtype=np.int64) for j in range(3))
-        if not in_window_order(a, s, e):  # not sorted by start and end: check each chunk
-            rows: list[np.ndarray] = []
-            for position, chunk in enumerate(self.chunks):
-                inside = self.sentence_rows(int(self.chunk_article[position]), chunk.start,
-                                            chunk.end)
-                rows.append(inside if len(inside) else np.array([none], dtype=np.int64))
-            counts = np.array([len(r) for r in rows], dtype=np.int64)
-            starts_out = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            return np.concatenate(rows).astype(np.int64), starts_out
-        return sentences_in_chunks(np.asarray(self.chunk_article, dtype=np.int64), starts, ends,
-                                   self.sentences)
+        found = sentences_in_chunks(np.asarray(self.chunk_article, dtype=np.int64),
+                                    *self._chunk_bounds, self.sentences)
+        if found is not None:
+            return found
+        none = np.array([len(self.sentences)], dtype=np.int64)  # not in order: each chunk
+        rows = [self.sentence_rows(int(self.chunk_article[p]), c.start, c.end)
+                for p, c in enumerate(self.chunks)]
+        rows = [r if len(r) else none for r in rows]
+        counts = np.array([len(r) for r in rows], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        return np.concatenate(rows).astype(np.int64), starts
 
     @property
     def sentence_chunk(self) -> np.ndarray:
@@ -254,8 +256,11 @@ class Index:
         chosen for one sentence comes from."""
         with self._lock:
             if self._sentence_chunk is None:
-                owner = np.array(containing_chunks(self.chunks, self.sentences,
-                                                    self.article_list), dtype=np.int64)
+                found = first_containing(np.asarray(self.chunk_article, dtype=np.int64),
+                                         *self._chunk_bounds, self.sentences)
+                owner = found.copy() if found is not None else np.array(
+                    containing_chunks(self.chunks, self.sentences, self.article_list),
+                    dtype=np.int64)
                 for row in np.nonzero(owner < 0)[0]:
                     article, start, end = (int(x) for x in self.sentences[row])
                     owner[row] = next(

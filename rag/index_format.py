@@ -364,13 +364,16 @@ def first_containing(chunk_article: np.ndarray, starts: np.ndarray, ends: np.nda
 
 
 def sentences_in_chunks(chunk_article: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                        sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk), for
-    sentences in :func:`in_window_order`: a chunk's sentences are then one run of rows,
-    from the first ending after the chunk starts to the last starting before it ends.
-    A chunk with none gets the row ``len(sentences)``."""
+                        sentences: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentence rows each chunk overlaps, as (flat rows, start offset per chunk), by
+    binary search: for sentences in :func:`in_window_order` a chunk's sentences are one
+    run of rows, from the first ending after the chunk starts to the last starting
+    before it ends. A chunk with none gets the row ``len(sentences)``. None when the
+    sentences are not in that order (the caller then checks each chunk)."""
     none = len(sentences)
     a, s, e = (np.asarray(sentences[:, j], dtype=np.int64) for j in range(3))
+    if not in_window_order(a, s, e):
+        return None
     big = int(max(ends.max(initial=0), e.max(initial=0))) + 1
     lo = np.searchsorted(a * big + e, chunk_article * big + starts, side="right")
     hi = np.searchsorted(a * big + s, chunk_article * big + ends, side="left")
