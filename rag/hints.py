@@ -19,7 +19,9 @@ _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" \
          r"sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
-_FULL_DATE = re.compile(
+# A calendar day with its year, in groups to read it as an ISO day (rag.asked.FULL_DATE
+# finds any date-like words, "three weeks ago" too, and reads none).
+_CALENDAR_DAY = re.compile(
     rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b|"
     rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(\d{{4}})\b|"
     r"\b(\d{4})-(\d{2})-(\d{2})\b",
@@ -126,7 +128,7 @@ def find_hints(question: str, sources: list[str], span: tuple[str, str] | None) 
     days: list[str] = []
     since: date | None = None
     until: date | None = None
-    for m in _FULL_DATE.finditer(question):
+    for m in _CALENDAR_DAY.finditer(question):
         g = m.groups()
         try:
             if g[0]:
