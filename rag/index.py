@@ -354,10 +354,19 @@ def lexical_indexes(chunks: Sequence[Chunk], sentences: np.ndarray,
     sentence_tokens = [tokenize(articles[int(a)].text[int(lo):int(hi)]) or ["_"]
                        for a, lo, hi in sentences]
     by_sentence = bm25s.BM25(b=SENTENCE_BM25_B)
-    by_sentence.index(sentence_tokens or [["_"]], show_progress=False)
+    _index_words(by_sentence, sentence_tokens or [["_"]])
     by_chunk = bm25s.BM25()
-    by_chunk.index([t or ["_"] for t in tokens], show_progress=False)
+    _index_words(by_chunk, [t or ["_"] for t in tokens])
     return by_chunk, by_sentence, idf_table(tokens)
+
+
+def _index_words(retriever: Any, documents: list[list[str]]) -> None:
+    """Index ``documents`` with the words numbered in sorted order: bm25s numbers them
+    in the order of a set, which changes with Python's hash seed, so two builds of one
+    corpus wrote different BM25 files."""
+    vocabulary = {w: i for i, w in enumerate(sorted({w for d in documents for w in d}))}
+    retriever.index(([[vocabulary[w] for w in d] for d in documents], vocabulary),
+                    show_progress=False)
 
 
 def save_lexical(folder: Path, chunks: Any, sentences: Any,
@@ -368,7 +377,7 @@ def save_lexical(folder: Path, chunks: Any, sentences: Any,
     for sub, retriever in ((BM25_CHUNKS, chunks), (BM25_SENTENCES, sentences)):
         retriever.save(folder / sub, allow_pickle=False)
         names.extend(f"{sub}/{f.name}" for f in sorted((folder / sub).iterdir()))
-    (folder / IDF).write_text(json.dumps(idf), encoding="utf-8")
+    (folder / IDF).write_text(json.dumps(idf, sort_keys=True), encoding="utf-8")
     return [*names, IDF]
 
 

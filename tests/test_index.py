@@ -286,3 +286,33 @@ def test_bm25_is_written_at_build_and_an_older_build_derives_it(tmp_path):
                                rtol=1e-6)
     np.testing.assert_allclose(new.sentence_bm25(terms), old.sentence_bm25(terms), rtol=1e-6)
     assert new.idf() == old.idf()
+
+
+def test_bm25_files_do_not_depend_on_the_hash_seed(tmp_path):
+    # Word ids in sorted order: two builds of one corpus write the same BM25 files
+    # (bm25s numbers words in a set's order, which follows the hash seed).
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from rag.index import lexical_indexes, save_lexical\n"
+        "from rag.records import Article, Chunk\n"
+        "text = 'Exports to North Korea rose. Trade with China fell sharply in May.'\n"
+        "a = Article(id='a1', text=text)\n"
+        "c = Chunk(id='c1', article_id='a1', start=0, end=len(text), text=text, ordinal=0,"
+        " n_tokens=14)\n"
+        "s = np.array([[0, 0, 28], [0, 29, len(text)]])\n"
+        "out = Path(sys.argv[1]); out.mkdir()\n"
+        "save_lexical(out, *lexical_indexes([c], s, [a]))\n"
+    )
+    written = []
+    for seed in ("1", "2"):
+        folder = tmp_path / f"seed-{seed}"
+        subprocess.run([sys.executable, "-c", script, str(folder)], check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed})
+        written.append({str(f.relative_to(folder)): f.read_bytes()
+                        for f in sorted(folder.rglob("*")) if f.is_file()})
+    assert written[0] == written[1] and len(written[0]) > 2
