@@ -1,10 +1,10 @@
 """Benchmark: HNSW recall@10 against exact search, by efSearch, on a built index.
 
 Run:  .venv/bin/python benchmarks/bench_hnsw.py INDEX [--ef 64,128,256] [--questions 200]
-                                               [--hashed] [--build]
+                                               [--fast static|hashed] [--build]
 
 Encodes MultiHop-RAG questions (../shared/datasets/multihop-rag, ODC-BY) with the index's
-model, or with bench_scale's hashed encoder (``--hashed``, for its hashed corpora), finds
+model, or with bench_scale's fast encoder (``--fast``, for the corpora it made), finds
 each question's exact top 10 by one product over all chunk vectors, and reports the
 share of it the HNSW search finds at each efSearch, with the time a search takes. With
 ``--build`` (for an exact index) an HNSW graph with the build's parameters is made
@@ -40,7 +40,8 @@ def main() -> int:
     parser.add_argument("index")
     parser.add_argument("--ef", default="64,128,256")
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--hashed", action="store_true")
+    parser.add_argument("--fast", choices=("static", "hashed"),
+                        help="encode the questions as bench_scale's fast embedder did")
     parser.add_argument("--build", action="store_true")
     parser.add_argument("--m", type=int, default=HNSW_M, help="graph degree, with --build")
     parser.add_argument("--ef-construction", type=int, default=HNSW_EF_CONSTRUCTION)
@@ -60,10 +61,10 @@ def main() -> int:
         built_s = round(time.perf_counter() - started, 1)
     queries = [q["query"] for q in json.loads((DATASET / "queries.json").read_text())]
     queries = queries[:: max(1, len(queries) // args.questions)][: args.questions]
-    if args.hashed:
-        from bench_scale import HashEncoder
+    if args.fast:
+        from bench_scale import FAST
 
-        encode = HashEncoder().encode_query
+        encode = FAST[args.fast]().encode_query
     else:
         encode = index.embedder().encode_query
     q = np.stack([encode(x) for x in queries]).astype(np.float32)
@@ -74,7 +75,7 @@ def main() -> int:
     print(f"machine: {describe()}")
     print(f"{len(vectors)} chunks, HNSW M {m}, efConstruction {efc}"
           + (f" (graph built in {built_s} s)" if built_s is not None else "")
-          + f"; {len(q)} questions ({'hashed' if args.hashed else index.model})")
+          + f"; {len(q)} questions ({args.fast or index.model})")
     for ef in (int(e) for e in args.ef.split(",")):
         graph.hnsw.efSearch = ef
         started = time.perf_counter()
