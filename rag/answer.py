@@ -217,7 +217,7 @@ def candidates(index: Index, question: str, query_vector: np.ndarray,
                 rows.append(row)
     if not rows:
         return []
-    sentence_sim = index.sentence_vectors[rows] @ query_vector
+    sentence_sim = index.sentence_vectors_at(rows) @ query_vector
     passage_sim = {
         hit.chunk_id: float(index.chunk_vectors[index.chunk_position[hit.chunk_id]] @ query_vector)
         for hit in hits
@@ -353,7 +353,7 @@ def compose(
                                         else [], bool(uncounted and w.missing_count)),
                       reason_detail=_why(question, best, confidence, threshold, w, unnamed,
                                          uncounted))
-    vectors = index.sentence_vectors[[c.row for c in cands]]
+    vectors = index.sentence_vectors_at([c.row for c in cands])
     floor = w.relative_floor * best
     fits = lead_fits(index, question, cands, scores, order.tolist(), hits)
     lead = None if fits is None else max(fits, key=lambda i: fits[i])

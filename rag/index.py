@@ -187,6 +187,18 @@ class Index:
         days = [str(d) for d in np.unique(self.article_days).tolist() if d]
         return (days[0], days[-1]) if days else None
 
+    @cached_property
+    def _outlet_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        names, codes = np.unique(np.asarray(self.article_sources, dtype=str), return_inverse=True)
+        return names, codes.astype(np.int32)
+
+    def outlet_mask(self, outlets: Sequence[str]) -> np.ndarray:
+        """Which articles are from one of ``outlets`` (exact names), one bool each: by
+        the articles' outlet codes, as comparing a million outlet strings per question
+        cost milliseconds."""
+        names, codes = self._outlet_codes
+        return np.isin(names, list(outlets))[codes] if len(codes) else np.zeros(0, dtype=bool)
+
     def sources(self) -> list[str]:
         """Outlets present in the index, sorted."""
         return list(self._outlets)
@@ -194,6 +206,11 @@ class Index:
     def date_span(self) -> tuple[str, str] | None:
         """(earliest, latest) publication date, or None when no article is dated."""
         return self._span
+
+    def sentence_vectors_at(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The vectors (float32) of the sentence rows ``rows``."""
+        return np.asarray(self.sentence_vectors[np.asarray(rows, dtype=np.int64)],
+                          dtype=np.float32)
 
     def _lexical(self) -> None:
         # BM25 indexes and word statistics are written at build time (bm25s files,
@@ -388,6 +405,11 @@ def load_lexical(folder: Path) -> tuple[Any, Any, dict[str, float]]:
         chunks = bm25s.BM25.load(folder / BM25_CHUNKS, mmap=True)
         sentences = bm25s.BM25.load(folder / BM25_SENTENCES, mmap=True)
         idf = json.loads((folder / IDF).read_text(encoding="utf-8"))
+        for retriever in (chunks, sentences):
+            # Plain arrays over the same mapped pages: slicing a np.memmap makes a
+            # memmap object each time (tens of thousands a question at 1M chunks).
+            retriever.scores = {k: np.asarray(v) if isinstance(v, np.ndarray) else v
+                                for k, v in retriever.scores.items()}
     except (OSError, ValueError, KeyError) as exc:
         raise CorruptIndexError(f"the BM25 files of {folder} cannot be read ({exc}); "
                                 f"rebuild the index with rag build") from exc

@@ -127,8 +127,7 @@ class Filters:
         keep = np.ones(len(index.article_list), dtype=bool)
         if self.sources is not None:
             wanted = {s.casefold() for s in self.sources}
-            keep &= np.isin(index.article_sources,
-                            [s for s in index.sources() if s.casefold() in wanted])
+            keep &= index.outlet_mask([s for s in index.sources() if s.casefold() in wanted])
         if self.since is not None or self.until is not None:
             days = index.article_days  # by column: per-article Python was O(corpus) per question
             keep &= days != ""
@@ -148,7 +147,7 @@ def _hint_masks(index: Index, hints: Hints) -> list[tuple[str, Where, np.ndarray
     masks: list[tuple[str, Where, np.ndarray]] = []
     for group in hints.source_groups:
         masks.append((f"outlet named: {' / '.join(group)}", Where(sources=tuple(group)),
-                      _article_mask(index, np.isin(index.article_sources, list(group)))))
+                      _article_mask(index, index.outlet_mask(group))))
     for day in hints.days:
         near = tuple(sorted(_near(day)))
         masks.append((f"date named: {day}", Where(days=near),
@@ -343,7 +342,7 @@ def _part_picks(index: Index, parts: list[Part], vectors: np.ndarray, filters: F
     masks = []
     for part in parts:
         wanted = part.sources or hints.sources
-        allowed = keep & np.isin(index.article_sources, list(wanted)) if wanted else keep
+        allowed = keep & index.outlet_mask(list(wanted)) if wanted else keep
         dated = _dated_articles(index, part.text)
         if dated is None:
             dated = span
@@ -384,7 +383,7 @@ def _part_cosines(index: Index, usable: np.ndarray, vectors: np.ndarray,
     """
     rows = np.flatnonzero(usable)
     every = len(rows) == len(usable)
-    main = index.sentence_vectors if every else index.sentence_vectors[rows]
+    main = index.sentence_vectors if every else index.sentence_vectors_at(rows)
     cos = main @ vectors.T
     if second is not None and index.part_vectors is not None:
         extra = index.part_vectors if every else index.part_vectors[rows]
@@ -459,7 +458,7 @@ def _rerank(index: Index, question: str, query_vector: np.ndarray, order: list[i
         if not len(rows):
             picked[row] = []
             continue
-        cheap = index.sentence_vectors[rows] @ query_vector
+        cheap = index.sentence_vectors_at(rows) @ query_vector
         if sentence_lexical is not None:
             lex = sentence_lexical[rows]
             top = float(lex.max())

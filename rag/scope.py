@@ -21,6 +21,7 @@ inside the view, the best-sentence rankings can still find it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from .index import LARGE_SENTENCES, Index
 from .retrieve import Filters, several_parts
 from .retrieve import _hint_masks as hint_masks
 from .store import FILES, Restriction
+from .tables import Columns, Picked
 from .text import tokenize
 
 #: Above this many sentences, a question scores only its candidate articles.
@@ -48,15 +50,35 @@ def scoped(index: Index, config: Config) -> bool:
     return len(index.sentences) > SCOPE_ABOVE
 
 
-def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray) -> np.ndarray:
+class Runs:
+    """Sorted rows as runs of consecutive rows: a view's rows are its articles' ranges
+    (a few hundred runs for thousands of rows)."""
+
+    def __init__(self, rows: np.ndarray):
+        rows = np.asarray(rows, dtype=np.int64)
+        self.rows = rows
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1 if len(rows) else np.zeros(0, np.int64)
+        #: Where each run begins in ``rows``, and its first and past-the-end row.
+        self.offsets = np.concatenate([[0], breaks]).astype(np.int64) if len(rows) else breaks
+        self.starts = rows[self.offsets]
+        self.ends = rows[np.concatenate([breaks - 1, [len(rows) - 1]]).astype(np.int64)] + 1 \
+            if len(rows) else breaks
+
+
+def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray | Runs
+               ) -> np.ndarray:
     """BM25 scores of the documents ``rows`` (sorted) from bm25s's postings: the sum
     over the query's tokens of each token's precomputed score in each document.
 
     A token's postings list its documents in order (bm25s sorts them by document
-    within each token; tests/test_scope.py checks it on a real build), so the rows
-    can be looked up in the postings, or the postings in the rows, whichever is
-    shorter: a common word's postings grow with the corpus, the view's rows do not.
+    within each token; tests/test_scope.py checks it on a real build). A common
+    word's postings grow with the corpus, the view's rows do not, so each run of
+    consecutive rows is found in the postings by two binary searches (a few hundred
+    runs, not one search per row: a search in a long memory-mapped list costs cache
+    misses); a word rarer than that has its postings looked up in the rows instead.
     """
+    runs = rows if isinstance(rows, Runs) else Runs(rows)
+    rows = runs.rows
     out = np.zeros(len(rows), dtype=np.float32)
     if not len(rows):
         return out
@@ -66,11 +88,18 @@ def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray) 
         if hi <= lo:
             continue
         docs = indices[lo:hi]
-        if hi - lo > len(rows):
-            at = np.searchsorted(docs, rows)
-            found = np.minimum(at, hi - lo - 1)
-            hit = (at < hi - lo) & (docs[found] == rows)
-            out[hit] += data[lo:hi][found[hit]]
+        if hi - lo > 2 * len(runs.starts):
+            first = np.searchsorted(docs, runs.starts)
+            past = np.searchsorted(docs, runs.ends)
+            sizes = past - first
+            if not sizes.sum():
+                continue
+            at = np.repeat(first - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+            at += np.arange(int(sizes.sum()), dtype=np.int64)
+            run = np.repeat(np.arange(len(sizes)), sizes)
+            # Unique within a token: plain += adds each document's score once.
+            out[runs.offsets[run] + np.asarray(docs[at], dtype=np.int64) - runs.starts[run]] \
+                += data[lo:hi][at]
             continue
         at = np.searchsorted(rows, docs)
         hit = at < len(rows)
@@ -83,7 +112,7 @@ class _BM25At:
     """bm25s's ``get_scores`` for some of an index's documents, with the index's own
     statistics (what :meth:`Index.bm25` returns on a view)."""
 
-    def __init__(self, retriever: Any, rows: np.ndarray):
+    def __init__(self, retriever: Any, rows: Runs):
         self._retriever = retriever
         self._rows = rows
 
@@ -93,38 +122,85 @@ class _BM25At:
 
 
 class IndexView(Index):
-    """Some of an index's articles, whole, scored as in the full index."""
+    """Some of an index's articles, whole, scored as in the full index.
+
+    Nothing a question may not read is made: the view's chunks and articles are the
+    full index's rows, made when read (a question reads its hits', of thousands),
+    and the sentence vectors are gathered on first use (a question of one part
+    ranks by chunk vectors and BM25 only; see :attr:`sentence_vectors`).
+    """
 
     def __init__(self, full: Index, article_positions: np.ndarray):
         positions = np.unique(article_positions).astype(np.int64)
-        articles = [full.article_list[int(p)] for p in positions]
         if full.chunks_in_article_order:  # each article's chunks are one range of rows
-            starts = np.searchsorted(full.chunk_article, positions, side="left")
-            ends = np.searchsorted(full.chunk_article, positions, side="right")
-            chunk_rows = (np.concatenate([np.arange(a, b) for a, b in zip(starts, ends,
-                                                                          strict=True)])
-                          .astype(np.int64) if len(positions) else np.zeros(0, dtype=np.int64))
+            chunk_rows = _ranges(np.searchsorted(full.chunk_article, positions, side="left"),
+                                 np.searchsorted(full.chunk_article, positions, side="right"))
         else:
             chunk_rows = np.flatnonzero(np.isin(full.chunk_article, positions))
-        sentence_rows = np.concatenate(
-            [np.arange(full.sentence_offsets[p], full.sentence_offsets[p + 1]) for p in positions]
-        ).astype(np.int64) if len(positions) else np.zeros(0, dtype=np.int64)
+        sentence_rows = _ranges(full.sentence_offsets[positions],
+                                full.sentence_offsets[positions + 1])
         sentences = full.sentences[sentence_rows].copy()
         renumber = np.full(len(full.article_list), -1, dtype=np.int64)
         renumber[positions] = np.arange(len(positions))
         if len(sentences):
             sentences[:, 0] = renumber[sentences[:, 0]]
-        super().__init__(
-            full.path, full.manifest, articles, [full.chunks[int(r)] for r in chunk_rows],
-            np.ascontiguousarray(full.chunk_vectors[chunk_rows]), None, sentences,
-            np.asarray(full.sentence_vectors[sentence_rows], dtype=np.float32),
-            None if full.part_vectors is None else full.part_vectors[sentence_rows],
+        whole = full._columns
+        columns = Columns(
+            article_ids=(whole.article_ids[positions] if whole is not None else
+                         np.array([full.article_list[int(p)].id for p in positions], dtype=str)),
+            article_sources=full.article_sources[positions],
+            article_days=full.article_days[positions],
+            article_lengths=(whole.article_lengths[positions] if whole is not None else
+                             np.array([len(full.article_list[int(p)].text) for p in positions],
+                                      dtype=np.int64)),
+            chunk_article=renumber[np.asarray(full.chunk_article)[chunk_rows]],
+            chunk_ids=(np.asarray(whole.chunk_ids)[chunk_rows] if whole is not None else
+                       np.array([full.chunks[int(r)].id for r in chunk_rows], dtype=str)),
         )
         self.full = full
-        self.store = full.store
-        self.approximate = False
         self._chunk_rows = chunk_rows
         self._sentence_rows = sentence_rows
+        self._chunk_runs = Runs(chunk_rows)
+        self._sentence_runs = Runs(sentence_rows)
+        self._gathered: np.ndarray | None = None
+        super().__init__(
+            full.path, full.manifest, Picked(full.article_list, positions),
+            Picked(full.chunks, chunk_rows), np.ascontiguousarray(full.chunk_vectors[chunk_rows]),
+            None, sentences, _NOT_YET,
+            None if full.part_vectors is None else full.part_vectors[sentence_rows],
+            columns,
+        )
+        self.store = full.store
+        self.approximate = False
+
+    @property
+    def sentence_vectors(self) -> np.ndarray:
+        """The view's sentence vectors (float32), gathered from the full index on first
+        use: ~20k sentences' fp16 rows cost 10-40 ms to gather and widen at 1M chunks."""
+        with self._lock:
+            if self._gathered is None:
+                self._gathered = np.asarray(self.full.sentence_vectors[self._sentence_rows],
+                                            dtype=np.float32)
+        return self._gathered
+
+    @sentence_vectors.setter
+    def sentence_vectors(self, value: np.ndarray) -> None:
+        if value is not _NOT_YET:
+            self._gathered = value
+
+    def sentence_vectors_at(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        if self._gathered is not None:
+            return self._gathered[np.asarray(rows, dtype=np.int64)]
+        wanted = self._sentence_rows[np.asarray(rows, dtype=np.int64)]
+        return np.asarray(self.full.sentence_vectors[wanted], dtype=np.float32).reshape(
+            len(wanted), -1)
+
+    @cached_property
+    def _chunk_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        bounds = getattr(self.full.chunks, "bounds", None)
+        if bounds is not None:  # the span column: no chunk is made
+            return bounds(self._chunk_rows)
+        return super()._chunk_bounds
 
     # The full index's models, outlets, dates and word statistics, not the view's.
     def embedder(self) -> Any:
@@ -143,7 +219,7 @@ class IndexView(Index):
         return self.full.idf()
 
     def bm25(self) -> Any:
-        return _BM25At(self.full.bm25(), self._chunk_rows)
+        return _BM25At(self.full.bm25(), self._chunk_runs)
 
     def sentence_bm25(self, terms: list[str]) -> np.ndarray:
         self.full.bm25()  # builds both BM25 indexes on first use
@@ -151,8 +227,23 @@ class IndexView(Index):
         retriever = self.full._sentence_bm25
         if len(self.sentences) and retriever is not None:
             ids = retriever.get_tokens_ids(list(terms))
-            scores[:-1] = _scores_at(retriever.scores, ids, self._sentence_rows)
+            scores[:-1] = _scores_at(retriever.scores, ids, self._sentence_runs)
         return scores
+
+
+#: Stands for the view's sentence vectors before they are gathered.
+_NOT_YET = np.zeros((0, 0), dtype=np.float32)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The rows of the ranges [starts[i], ends[i]), in order, in one array."""
+    starts, ends = np.asarray(starts, dtype=np.int64), np.asarray(ends, dtype=np.int64)
+    sizes = ends - starts
+    if not len(sizes) or not sizes.sum():
+        return np.zeros(0, dtype=np.int64)
+    # Each row is its range's start plus its place within the range.
+    first = np.repeat(starts - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
+    return first + np.arange(int(sizes.sum()), dtype=np.int64)
 
 
 def _exact_scores(index: Index, vectors: list[np.ndarray]) -> list[np.ndarray | None]:

@@ -183,6 +183,21 @@ def write_tables(folder: Path, articles: Sequence[Article], chunks: Sequence[Chu
             *(f"{TABLES}/{n}" for n in (*TABLE_FILES, CHUNK_SPANS))]
 
 
+class Picked(_OnDemand[T]):
+    """Some rows of a table, in the order given, made only when asked for (a question's
+    view of a large index reads a handful of its thousands of chunks)."""
+
+    def __init__(self, base: Sequence[T], rows: np.ndarray):
+        self.base = base
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _row(self, i: int) -> T:
+        return self.base[int(self.rows[i])]
+
+
 class SlicedChunks(_OnDemand[Chunk]):
     """Chunks made from their articles' text and the span column, not parsed: a
     question's view takes every chunk of a few hundred articles, whose records it
@@ -198,6 +213,11 @@ class SlicedChunks(_OnDemand[Chunk]):
 
     def __len__(self) -> int:
         return len(self._owner)
+
+    def bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The starts and ends of the chunks ``rows``, from the span column."""
+        spans = self._spans[rows]
+        return spans[:, 0].astype(np.int64), spans[:, 1].astype(np.int64)
 
     def _row(self, i: int) -> Chunk:
         article = self._articles[int(self._owner[i])]

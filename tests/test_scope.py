@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import rag
-from rag.scope import IndexView, _scores_at, scoped
+from rag import index as index_module
+from rag.scope import IndexView, Runs, _ranges, _scores_at, scoped
 
 SEED = Path(__file__).resolve().parents[1] / "eval" / "seed_questions.jsonl"
 
@@ -49,6 +51,15 @@ def test_postings_are_sorted_and_either_lookup_direction_scores_the_same(bundled
     for size in (1, 7, len(every) // 3, len(every)):
         rows = np.sort(rng.choice(len(every), size=size, replace=False))
         np.testing.assert_allclose(_scores_at(csc, ids, rows), every[rows], rtol=1e-6)
+    # A few runs of consecutive rows (a view's articles): found by their ends.
+    for n_runs in (1, 2, 3):
+        starts = np.sort(rng.choice(len(every) - 40, size=n_runs, replace=False))
+        rows = np.unique(np.concatenate([np.arange(a, a + 30) for a in starts]))
+        runs = Runs(rows)
+        assert len(runs.starts) <= n_runs
+        assert [r for a, b in zip(runs.starts, runs.ends, strict=True)
+                for r in range(a, b)] == rows.tolist()
+        np.testing.assert_allclose(_scores_at(csc, ids, runs), every[rows], rtol=1e-6)
 
 
 def test_the_candidate_path_gives_the_same_top_answers(bundled_index):
@@ -72,3 +83,42 @@ def test_filters_fail_closed_on_the_candidate_path(bundled_index):
     assert rag.search(q, index=bundled_index, config=config, sources=["No Such Outlet"]) == []
     answer = rag.ask(q, index=bundled_index, config=config, since="2099-01-01")
     assert answer.abstained and not answer.citations
+
+
+def test_ranges_lists_every_row_of_each_range_in_order():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        starts = np.sort(rng.choice(1000, size=rng.integers(0, 12), replace=False))
+        ends = starts + rng.integers(0, 6, size=len(starts))
+        expected = [r for a, b in zip(starts, ends, strict=True) for r in range(a, b)]
+        assert _ranges(starts, ends).tolist() == expected
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_view_reads_the_full_index_rows_it_is_asked_for(default_index_dir, monkeypatch,
+                                                          large):
+    # large: the build's tables read on demand (chunks sliced by the span column).
+    if large:
+        monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    full = rag.load_index(default_index_dir)
+    view = IndexView(full, np.array([4, 0, 2]))
+    rows = [full.chunk_position[c.id] for c in view.chunks]
+    assert list(view.chunks) == [full.chunks[r] for r in rows]
+    assert [full.article_position[a.id] for a in view.article_list] == [0, 2, 4]
+    starts, ends = view._chunk_bounds
+    assert starts.tolist() == [c.start for c in view.chunks]
+    assert ends.tolist() == [c.end for c in view.chunks]
+    # Sentence vectors: the same rows before they are gathered and after.
+    some = [0, len(view.sentences) // 2, len(view.sentences) - 1]
+    before = view.sentence_vectors_at(some)
+    whole = view.sentence_vectors
+    assert whole.dtype == np.float32 and len(whole) == len(view.sentences)
+    np.testing.assert_array_equal(before, whole[some])
+    np.testing.assert_array_equal(view.sentence_vectors_at(some), before)
+    for row, (a, s, e) in zip(some, view.sentences[some].tolist(), strict=True):
+        article = view.article_list[a]
+        at = full.article_position[article.id]
+        full_row = next(r for r in range(full.sentence_offsets[at], full.sentence_offsets[at + 1])
+                        if full.sentences[r].tolist() == [at, s, e])
+        np.testing.assert_allclose(whole[row], np.asarray(full.sentence_vectors[full_row],
+                                                          dtype=np.float32))

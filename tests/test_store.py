@@ -165,3 +165,20 @@ def test_a_damaged_milvus_file_is_a_clear_error(two_stores, tmp_path):
 def test_a_bad_store_setting_names_the_forms():
     with pytest.raises(rag.ConfigError, match="milvus://host:19530"):
         rag.Config(store="postgres://db")
+
+
+def test_top_is_the_n_best_with_ties_by_row_at_any_size():
+    # Large score lists take a sampled cut first; the result must not change.
+    import numpy as np
+
+    from rag.store import top
+
+    rng = np.random.default_rng(11)
+    for trial in range(200):
+        size, n = int(rng.integers(1, 30_000)), int(rng.integers(1, 150))
+        scores = (rng.integers(0, 40, size).astype(np.float32) if trial % 2  # many ties
+                  else rng.random(size).astype(np.float32))
+        mask = rng.random(size) < rng.random() if trial % 3 == 0 else None
+        masked = scores if mask is None else np.where(mask, scores, -np.inf)
+        best = np.lexsort((np.arange(size), -masked))[:n]
+        assert top(scores, n, mask).tolist() == best[np.isfinite(masked[best])].tolist()
