@@ -83,7 +83,34 @@ def make_corpus(n_chunks: int, out: Path, seed: int = 7) -> int:
     return n_articles
 
 
-class HashEncoder:
+class _Fast:
+    """What rag's build asks of an encoder, from one ``_pass`` over a batch of texts
+    that gives their vectors and, when asked, their spans' vectors (in order)."""
+
+    def _pass(self, texts: list[str], spans: list[list[tuple[int, int]]] | None
+              ) -> tuple[np.ndarray, np.ndarray | None]:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self._pass(list(texts), None)[0] if texts else np.zeros((0, DIM), np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *,
+                          progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, DIM), np.float32), []
+        vectors, pooled = self._pass(list(texts), spans)
+        out, at = [], 0
+        for sp in spans:
+            out.append(pooled[at:at + len(sp)] if pooled is not None and sp
+                       else np.zeros((len(sp), DIM), np.float32))
+            at += len(sp)
+        return vectors, out
+
+
+class HashEncoder(_Fast):
     """Character trigrams hashed into ``DIM`` signed dimensions, normalised: fast (numpy
     over whole batches of text, no Python per word), deterministic, meaningless.
 
@@ -128,26 +155,8 @@ class HashEncoder:
         pooled = self._sum(np.where(inside, span_of[:-2], -1), slots, signs, len(flat))
         return vectors, pooled
 
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        return self._pass(list(texts), None)[0] if texts else np.zeros((0, DIM), np.float32)
 
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
-
-    def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *,
-                          progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        if not texts:
-            return np.zeros((0, DIM), np.float32), []
-        vectors, pooled = self._pass(list(texts), spans)
-        out, at = [], 0
-        for sp in spans:
-            out.append(pooled[at:at + len(sp)] if pooled is not None and sp
-                       else np.zeros((len(sp), DIM), np.float32))
-            at += len(sp)
-        return vectors, out
-
-
-class StaticEncoder:
+class StaticEncoder(_Fast):
     """A static embedder from the real model's own token table: a text's vector is the
     mean of all-MiniLM-L6-v2's input embeddings of its WordPiece tokens, less their mean
     over a sample of news text, normalised. No network is run, so it embeds thousands of
@@ -179,9 +188,9 @@ class StaticEncoder:
         corpus = json.loads((DATASET / "corpus.json").read_text(encoding="utf-8"))
         sample = [a["body"][i:i + CHARS_PER_CHUNK] for a in corpus[:300]
                   for i in range(0, len(a["body"]), CHARS_PER_CHUNK)]
-        self._centre = self._sums(sample, None)[0].mean(axis=0)
+        self._centre = self._pass(sample, None)[0].mean(axis=0)
 
-    def _sums(self, texts: list[str], spans: list[list[tuple[int, int]]] | None
+    def _pass(self, texts: list[str], spans: list[list[tuple[int, int]]] | None
               ) -> tuple[np.ndarray, np.ndarray | None]:
         import scipy.sparse as sparse
 
@@ -222,24 +231,6 @@ class StaticEncoder:
         ok[ok] = ends[ok] <= flat[j[ok], 1]
         span_of = np.where(ok, j, -1)
         return vectors, mean(span_of, at)
-
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        return self._sums(list(texts), None)[0] if texts else np.zeros((0, DIM), np.float32)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
-
-    def encode_with_spans(self, texts: list[str], spans: list[list[tuple[int, int]]], *,
-                          progress: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
-        if not texts:
-            return np.zeros((0, DIM), np.float32), []
-        vectors, pooled = self._sums(list(texts), spans)
-        out, at = [], 0
-        for sp in spans:
-            out.append(pooled[at:at + len(sp)] if pooled is not None and sp
-                       else np.zeros((len(sp), DIM), np.float32))
-            at += len(sp)
-        return vectors, out
 
 
 FAST = {"static": StaticEncoder, "hashed": HashEncoder}

@@ -91,12 +91,10 @@ def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray |
         if hi - lo > 2 * len(runs.starts):
             first = np.searchsorted(docs, runs.starts)
             past = np.searchsorted(docs, runs.ends)
-            sizes = past - first
-            if not sizes.sum():
+            at = _ranges(first, past)
+            if not len(at):
                 continue
-            at = np.repeat(first - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
-            at += np.arange(int(sizes.sum()), dtype=np.int64)
-            run = np.repeat(np.arange(len(sizes)), sizes)
+            run = np.repeat(np.arange(len(first)), past - first)
             # Unique within a token: plain += adds each document's score once.
             out[runs.offsets[run] + np.asarray(docs[at], dtype=np.int64) - runs.starts[run]] \
                 += data[lo:hi][at]
