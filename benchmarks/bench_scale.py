@@ -165,9 +165,9 @@ class StaticEncoder(_Fast):
     Its vectors share the real model's vocabulary geometry: on 4,000 of the benchmark's
     chunks (benchmarks/ann_proxy.py), HNSW recall@10 at three strengths was 0.629 /
     0.852 / 0.993 for these vectors, 0.745 / 0.905 / 0.997 for the real model's and
-    0.264 / 0.497 / 0.926 for the hashed encoder's, so the recall it gives at 1M chunks
-    is, if anything, below the real model's. Centring matters: uncentred, the means all
-    point one way (mean cosine 0.97 between random chunks; recall 0.393 / 0.633 / 0.960).
+    0.264 / 0.497 / 0.926 for the hashed encoder's: harder than the real model's, at
+    least at that size. Uncentred, the means all point one way (mean cosine 0.97 between
+    random chunks; recall 0.393 / 0.633 / 0.960 there, yet easier than centred at 1M).
     """
 
     def __init__(self) -> None:
