@@ -243,8 +243,13 @@ class Index:
 
     @cached_property
     def _chunk_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each chunk's start and end, read once from its records."""
+        """Each chunk's start and end, read once: from the span column when the chunk
+        table has one (no chunk is made), else from its records."""
         n = len(self.chunks)
+        column = getattr(self.chunks, "bounds", None)
+        found = column(np.arange(n)) if column is not None else None
+        if found is not None:
+            return found
         return (np.fromiter((c.start for c in self.chunks), dtype=np.int64, count=n),
                 np.fromiter((c.end for c in self.chunks), dtype=np.int64, count=n))
 

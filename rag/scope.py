@@ -21,7 +21,6 @@ inside the view, the best-sentence rankings can still find it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -192,13 +191,6 @@ class IndexView(Index):
         wanted = self._sentence_rows[np.asarray(rows, dtype=np.int64)]
         return np.asarray(self.full.sentence_vectors[wanted], dtype=np.float32).reshape(
             len(wanted), -1)
-
-    @cached_property
-    def _chunk_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        bounds = getattr(self.full.chunks, "bounds", None)
-        if bounds is not None:  # the span column: no chunk is made
-            return bounds(self._chunk_rows)
-        return super()._chunk_bounds
 
     # The full index's models, outlets, dates and word statistics, not the view's.
     def embedder(self) -> Any:

@@ -197,6 +197,12 @@ class Picked(_OnDemand[T]):
     def _row(self, i: int) -> T:
         return self.base[int(self.rows[i])]
 
+    def bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """The starts and ends of the rows ``rows`` from the base's span column, or None
+        when the base has none."""
+        column = getattr(self.base, "bounds", None)
+        return None if column is None else column(self.rows[rows])
+
 
 class SlicedChunks(_OnDemand[Chunk]):
     """Chunks made from their articles' text and the span column, not parsed: a
