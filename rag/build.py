@@ -451,7 +451,7 @@ def build_from_articles(
         try:
             # Written as they are made and each freed once on disk, so that the
             # word indexes, built last, do not add to the vectors' peak.
-            tables = write_tables(tmp, articles, chunks)
+            tables = write_tables(tmp, articles, chunks, sentences)
             faiss.write_index(flat, str(tmp / "chunks.faiss"))
             del flat
             np.save(tmp / "sentences.npy", sentences, allow_pickle=False)

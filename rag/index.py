@@ -37,7 +37,7 @@ from .index_format import (
 from .records import Article, Chunk
 from .store import FILES as FILE_STORE
 from .store import FileStore
-from .tables import TABLES, ById, Columns, read_tables
+from .tables import TABLES, ById, Columns, read_tables, sentence_offsets
 from .text import idf_table, tokenize
 
 # BM25's length normalisation (b) for single sentences. bm25s's default 0.75
@@ -109,10 +109,9 @@ class Index:
         #: Builds write chunks article by article; a view then slices rows by range.
         self.chunks_in_article_order = bool(np.all(np.diff(self.chunk_article) >= 0))
         # Sentences are stored sorted by (article, start): slice per article.
-        counts = np.bincount(sentences[:, 0], minlength=len(articles)) if len(sentences) else (
-            np.zeros(len(articles), dtype=np.int64)
-        )
-        self.sentence_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self.sentence_offsets = (
+            columns.sentence_offsets if columns is not None and columns.sentence_offsets is not None
+            else sentence_offsets(sentences[:, 0], len(articles)))
         self._bm25: Any = None
         self._sentence_bm25: Any = None
         self._chunk_sentences: tuple[np.ndarray, np.ndarray] | None = None

@@ -34,6 +34,10 @@ TABLE_FILES = ("article_offsets.npy", "chunk_offsets.npy", "article_ids.npy",
 #: Written by newer builds: each chunk's (start, end, ordinal, n_tokens). With it a
 #: chunk is its article's text sliced, and ``chunks.jsonl`` is not parsed at all.
 CHUNK_SPANS = "chunk_spans.npy"
+#: Where each article's sentences begin in ``sentences.npy`` (one more row than
+#: articles): made at build, since counting them at load reads the whole sentence
+#: table (187 MB at a million chunks) before the first question.
+SENTENCE_OFFSETS = "sentence_offsets.npy"
 #: Records parsed and kept per table (a question reads a few hundred articles).
 KEEP = 8192
 
@@ -141,11 +145,23 @@ class Columns:
     article_lengths: np.ndarray
     chunk_article: np.ndarray
     chunk_ids: np.ndarray
+    #: Where each article's sentences begin (None: built before the column).
+    sentence_offsets: np.ndarray | None = None
 
 
-def write_tables(folder: Path, articles: Sequence[Article], chunks: Sequence[Chunk]) -> list[str]:
-    """Write ``articles.jsonl``, ``chunks.jsonl`` and their offsets and columns into a
-    build folder; the file names written, relative to it."""
+def sentence_offsets(sentence_articles: np.ndarray, n_articles: int) -> np.ndarray:
+    """Where each article's sentences begin, from the sentence table's article column
+    (sorted), with one more row for the end."""
+    counts = np.bincount(np.asarray(sentence_articles, dtype=np.int64), minlength=n_articles) \
+        if len(sentence_articles) else np.zeros(n_articles, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def write_tables(folder: Path, articles: Sequence[Article], chunks: Sequence[Chunk],
+                 sentences: np.ndarray | None = None) -> list[str]:
+    """Write ``articles.jsonl``, ``chunks.jsonl`` and their offsets and columns (with
+    ``sentences``, where each article's begin) into a build folder; the file names
+    written, relative to it."""
     sub = folder / TABLES
     sub.mkdir()
     offsets = {}
@@ -177,10 +193,13 @@ def write_tables(folder: Path, articles: Sequence[Article], chunks: Sequence[Chu
     }
     columns[CHUNK_SPANS] = np.array([(c.start, c.end, c.ordinal, c.n_tokens) for c in chunks],
                                     dtype=np.int64).reshape(-1, 4)
-    for name in (*TABLE_FILES, CHUNK_SPANS):
+    names = [*TABLE_FILES, CHUNK_SPANS]
+    if sentences is not None:
+        columns[SENTENCE_OFFSETS] = sentence_offsets(sentences[:, 0], len(articles))
+        names.append(SENTENCE_OFFSETS)
+    for name in names:
         np.save(sub / name, columns[name], allow_pickle=False)
-    return ["articles.jsonl", "chunks.jsonl",
-            *(f"{TABLES}/{n}" for n in (*TABLE_FILES, CHUNK_SPANS))]
+    return ["articles.jsonl", "chunks.jsonl", *(f"{TABLES}/{n}" for n in names)]
 
 
 class Picked(_OnDemand[T]):
@@ -249,6 +268,8 @@ def read_tables(folder: Path, outlets: list[str], files: Sequence[str] = (),
         article_lengths=np.asarray(arrays["article_lengths.npy"]),
         chunk_article=np.asarray(arrays["chunk_article.npy"], dtype=np.int64),
         chunk_ids=arrays["chunk_ids.npy"],
+        sentence_offsets=(np.load(sub / SENTENCE_OFFSETS, allow_pickle=False).astype(np.int64)
+                          if f"{TABLES}/{SENTENCE_OFFSETS}" in files else None),
     )
     articles = Rows(folder / "articles.jsonl", np.asarray(arrays["article_offsets.npy"]),
                     Article.from_dict)

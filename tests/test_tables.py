@@ -13,7 +13,7 @@ import rag
 from rag import index as index_module
 from rag.errors import CorruptIndexError
 from rag.index_format import resolve_build
-from rag.tables import CHUNK_SPANS, TABLES, Rows, SlicedChunks
+from rag.tables import CHUNK_SPANS, SENTENCE_OFFSETS, TABLES, Rows, SlicedChunks
 
 
 @pytest.fixture()
@@ -96,4 +96,48 @@ def test_a_span_column_that_disagrees_with_the_records_is_refused(default_index_
     spans[0, 1] -= 1  # the first chunk one character short
     np.save(build / TABLES / CHUNK_SPANS, spans)
     with pytest.raises(CorruptIndexError, match=CHUNK_SPANS):
+        rag.load_index(copy)
+
+
+def test_sentence_offsets_are_read_from_the_build_not_counted(lazy_index, bundled_index):
+    assert lazy_index._columns.sentence_offsets is not None
+    assert lazy_index.sentence_offsets.tolist() == bundled_index.sentence_offsets.tolist()
+    assert lazy_index.sentence_offsets[-1] == len(bundled_index.sentences)
+
+
+def test_a_build_without_sentence_offsets_counts_them(default_index_dir, bundled_index,
+                                                       tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    copy, build = _copy(default_index_dir, tmp_path)
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["files"][f"{TABLES}/{SENTENCE_OFFSETS}"]  # as written before the column
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    (build / TABLES / SENTENCE_OFFSETS).unlink()
+    older = rag.load_index(copy)
+    assert older._columns.sentence_offsets is None
+    assert older.sentence_offsets.tolist() == bundled_index.sentence_offsets.tolist()
+
+
+def test_sentence_offsets_that_disagree_with_the_sentences_are_refused(
+        default_index_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    copy, build = _copy(default_index_dir, tmp_path)
+    offsets = np.load(build / TABLES / SENTENCE_OFFSETS)
+    offsets[2] += 1  # one sentence moved to the wrong article; same size on disk
+    np.save(build / TABLES / SENTENCE_OFFSETS, offsets)
+    with pytest.raises(CorruptIndexError, match="out of range or order"):
+        rag.load_index(copy)
+    offsets[-1] += 1
+    np.save(build / TABLES / SENTENCE_OFFSETS, offsets)
+    with pytest.raises(CorruptIndexError, match="sentence offsets do not match"):
+        rag.load_index(copy)
+
+
+def test_a_sentence_outside_its_article_is_refused(default_index_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    copy, build = _copy(default_index_dir, tmp_path)
+    sentences = np.load(build / "sentences.npy")
+    sentences[-1, 2] = 10**9  # the last sentence ends past its article's text
+    np.save(build / "sentences.npy", sentences)
+    with pytest.raises(CorruptIndexError, match="outside their articles' text"):
         rag.load_index(copy)
