@@ -6,6 +6,7 @@ them is :mod:`rag.build`.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -420,6 +421,25 @@ def load_lexical(folder: Path) -> tuple[Any, Any, dict[str, float]]:
     return chunks, sentences, idf
 
 
+def _read_ahead(file: Path, tail: int) -> None:
+    """Read ``file`` once, sequentially, but for its last ``tail`` bytes (an HNSW index's
+    vectors, which stay memory-mapped), so that FAISS reads the graph before them from
+    the page cache. Left to FAISS's mapped reads, the graph (305 MB at a million chunks)
+    came in a page at a time: 4.3 s with the pages cold, where one pass reads it in
+    about 0.3 s."""
+    try:
+        with open(file, "rb", buffering=0) as handle:
+            left = os.fstat(handle.fileno()).st_size - tail
+            block = memoryview(bytearray(min(max(left, 0), 8 << 20)))
+            while left > 0:
+                n = handle.readinto(block[:min(len(block), left)])
+                if not n:
+                    break
+                left -= n
+    except OSError:
+        pass  # only speed is at stake: FAISS's own read reports a damaged file
+
+
 def stored_vectors(faiss_index: Any) -> np.ndarray:
     """The vectors a flat or HNSW-flat FAISS index stores, as a read-only array over
     FAISS's own memory (no copy: alive as long as ``faiss_index``)."""
@@ -526,10 +546,13 @@ def _load_build(root: Path, build: Path, config: Config | None) -> Index:
         # them, so a large index loads in the time it takes to read its tables.
         # Read in place (memory-mapped): reading the bytes first and deserialising
         # them held the vectors twice while loading (3 GB at a million chunks).
+        ann = manifest.get("faiss") or {}
+        if ann.get("type") == "hnsw":
+            _read_ahead(build / "chunks.faiss", int(counts.get("chunks") or 0)
+                        * int(manifest["dimension"]) * 4)
         faiss_index = faiss.read_index(str(build / "chunks.faiss"), faiss.IO_FLAG_MMAP_IFC)
         chunk_vectors = (np.load(build / CHUNK_VECTORS, allow_pickle=False, mmap_mode="r")
                          if CHUNK_VECTORS in manifest["files"] else stored_vectors(faiss_index))
-        ann = manifest.get("faiss") or {}
         if ann.get("type") == "hnsw":
             faiss_index.hnsw.efSearch = int(ann.get("efSearch", 128))  # type: ignore[attr-defined]
         sentences = np.load(build / "sentences.npy", allow_pickle=False,
