@@ -20,6 +20,7 @@ inside the view, the best-sentence rankings can still find it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 from .config import Config
 from .hints import Hints
 from .index import LARGE_SENTENCES, Index
+from .index_format import CHUNK_VECTORS
 from .retrieve import Filters, several_parts
 from .retrieve import _hint_masks as hint_masks
 from .store import FILES, Restriction
@@ -136,6 +138,11 @@ class IndexView(Index):
             chunk_rows = np.flatnonzero(np.isin(full.chunk_article, positions))
         sentence_rows = _ranges(full.sentence_offsets[positions],
                                 full.sentence_offsets[positions + 1])
+        # Ask for the view's rows of the big arrays before reading any: with the pages
+        # cold, gathering ~20k sentences' vectors a page fault at a time took ~370 ms
+        # at 1M chunks, and ~55 ms when the reads were asked for first.
+        read_ahead(full.sentence_vectors, Runs(sentence_rows))
+        read_ahead(full.chunk_vectors, Runs(chunk_rows), _vectors_file(full))
         sentences = full.sentences[sentence_rows].copy()
         renumber = np.full(len(full.article_list), -1, dtype=np.int64)
         renumber[positions] = np.arange(len(positions))
@@ -219,6 +226,41 @@ class IndexView(Index):
             ids = retriever.get_tokens_ids(list(terms))
             scores[:-1] = _scores_at(retriever.scores, ids, self._sentence_runs)
         return scores
+
+
+def _vectors_file(index: Index) -> tuple[str, int] | None:
+    """Where an approximate index's chunk vectors are in ``chunks.faiss`` (its file and
+    the vectors' byte offset: FAISS writes an HNSW index's flat storage last), or None."""
+    if not index.approximate or CHUNK_VECTORS in index.manifest.get("files", {}):
+        return None  # exact (held whole), or an older build's own vectors file
+    file = index.path / "chunks.faiss"
+    try:
+        return str(file), file.stat().st_size - index.chunk_vectors.nbytes
+    except OSError:
+        return None
+
+
+def read_ahead(array: np.ndarray, runs: Runs, where: tuple[str, int] | None = None) -> None:
+    """Ask the OS to read the rows ``runs`` of a memory-mapped array (``where``: its file
+    and byte offset, when it is not an np.memmap) into the page cache, without waiting:
+    the reads go out together, where touching the rows faults them in one at a time."""
+    if where is None and isinstance(array, np.memmap) and array.filename:
+        where = (array.filename, int(array.offset))
+    if where is None or not len(runs.starts) or not hasattr(os, "posix_fadvise"):
+        return
+    row = int(array.strides[0]) if array.ndim else 0
+    try:
+        handle = os.open(where[0], os.O_RDONLY)
+    except OSError:
+        return  # only speed is at stake
+    try:
+        for start, end in zip(runs.starts.tolist(), runs.ends.tolist(), strict=True):
+            os.posix_fadvise(handle, where[1] + start * row, (end - start) * row,
+                             os.POSIX_FADV_WILLNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 #: Stands for the view's sentence vectors before they are gathered.

@@ -236,6 +236,13 @@ def test_the_faiss_index_is_chosen_by_size_and_recorded(tmp_path, monkeypatch):
     assert flat.manifest["faiss"] == {"type": "flat"} and not flat.approximate
     assert hnsw.manifest["faiss"]["type"] == "hnsw" and hnsw.approximate
     assert hnsw.faiss.hnsw.efSearch == hnsw.manifest["faiss"]["efSearch"]
+    # A view asks the OS for its chunks' vectors where FAISS stores them: the file's end.
+    from rag.scope import _vectors_file
+
+    file, offset = _vectors_file(hnsw)
+    stored = np.fromfile(file, dtype=np.float32, offset=offset)
+    assert stored.tobytes() == np.ascontiguousarray(hnsw.chunk_vectors).tobytes()
+    assert _vectors_file(flat) is None
     vector = flat.embedder().encode_query("Kim Jong Un visit to Beijing")
     exact = np.argsort(-(flat.chunk_vectors @ vector), kind="stable")[:10]
     found = hnsw.store.candidates(hnsw, vector, [], None, None).dense(10, Restriction(None, None))
