@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -126,10 +127,11 @@ class IndexView(Index):
     Nothing a question may not read is made: the view's chunks and articles are the
     full index's rows, made when read (a question reads its hits', of thousands),
     and the sentence vectors are gathered on first use (a question of one part
-    ranks by chunk vectors and BM25 only; see :attr:`sentence_vectors`).
+    ranks by chunk vectors and BM25 only; see :attr:`sentence_vectors`), or with
+    ``gather``, in the background from the start.
     """
 
-    def __init__(self, full: Index, article_positions: np.ndarray):
+    def __init__(self, full: Index, article_positions: np.ndarray, *, gather: bool = False):
         positions = np.unique(article_positions).astype(np.int64)
         if full.chunks_in_article_order:  # each article's chunks are one range of rows
             chunk_rows = _ranges(np.searchsorted(full.chunk_article, positions, side="left"),
@@ -138,11 +140,22 @@ class IndexView(Index):
             chunk_rows = np.flatnonzero(np.isin(full.chunk_article, positions))
         sentence_rows = _ranges(full.sentence_offsets[positions],
                                 full.sentence_offsets[positions + 1])
+        self.full = full
+        self._sentence_rows = sentence_rows
+        self._sentence_runs = Runs(sentence_rows)
+        self._gathered: np.ndarray | None = None
+        self._gathering: Future[np.ndarray] | None = None
         # Ask for the view's rows of the big arrays before reading any: with the pages
         # cold, gathering ~20k sentences' vectors a page fault at a time took ~370 ms
         # at 1M chunks, and ~55 ms when the reads were asked for first.
-        read_ahead(full.sentence_vectors, Runs(sentence_rows))
+        read_ahead(full.sentence_vectors, self._sentence_runs)
         read_ahead(full.chunk_vectors, Runs(chunk_rows), _vectors_file(full))
+        if gather and len(sentence_rows):
+            # A question that will rank sentences by vector (several parts): gather
+            # them on the other core while the view is made and its BM25 scored.
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._gathering = pool.submit(self._gather)
+            pool.shutdown(wait=False)
         sentences = full.sentences[sentence_rows].copy()
         renumber = np.full(len(full.article_list), -1, dtype=np.int64)
         renumber[positions] = np.arange(len(positions))
@@ -161,12 +174,8 @@ class IndexView(Index):
             chunk_ids=(np.asarray(whole.chunk_ids)[chunk_rows] if whole is not None else
                        np.array([full.chunks[int(r)].id for r in chunk_rows], dtype=str)),
         )
-        self.full = full
         self._chunk_rows = chunk_rows
-        self._sentence_rows = sentence_rows
         self._chunk_runs = Runs(chunk_rows)
-        self._sentence_runs = Runs(sentence_rows)
-        self._gathered: np.ndarray | None = None
         super().__init__(
             full.path, full.manifest, Picked(full.article_list, positions),
             Picked(full.chunks, chunk_rows), np.ascontiguousarray(full.chunk_vectors[chunk_rows]),
@@ -177,14 +186,17 @@ class IndexView(Index):
         self.store = full.store
         self.approximate = False
 
+    def _gather(self) -> np.ndarray:
+        return np.asarray(self.full.sentence_vectors[self._sentence_rows], dtype=np.float32)
+
     @property
     def sentence_vectors(self) -> np.ndarray:
         """The view's sentence vectors (float32), gathered from the full index on first
         use: ~20k sentences' fp16 rows cost 10-40 ms to gather and widen at 1M chunks."""
         with self._lock:
             if self._gathered is None:
-                self._gathered = np.asarray(self.full.sentence_vectors[self._sentence_rows],
-                                            dtype=np.float32)
+                self._gathered = (self._gathering.result() if self._gathering is not None
+                                  else self._gather())
         return self._gathered
 
     @sentence_vectors.setter
@@ -193,8 +205,8 @@ class IndexView(Index):
             self._gathered = value
 
     def sentence_vectors_at(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-        if self._gathered is not None:
-            return self._gathered[np.asarray(rows, dtype=np.int64)]
+        if self._gathered is not None or self._gathering is not None:
+            return self.sentence_vectors[np.asarray(rows, dtype=np.int64)]
         wanted = self._sentence_rows[np.asarray(rows, dtype=np.int64)]
         return np.asarray(self.full.sentence_vectors[wanted], dtype=np.float32).reshape(
             len(wanted), -1)
@@ -299,17 +311,28 @@ def candidate_articles(index: Index, question_vector: np.ndarray, terms: list[st
     parts = [] if part_vectors is None else list(zip(part_vectors, part_terms, strict=False))
     dense = _exact_scores(index, [question_vector, *(v for v, _ in parts)])
     candidates = index.store.candidates(index, question_vector, terms, dense[0], None)
-    rows: list[np.ndarray] = []
-    for restriction in restrictions:
-        rows.append(candidates.dense(LIST_DEPTH, restriction))
-        if terms:
-            rows.append(candidates.lexical(LIST_DEPTH, restriction))
+    each_part = [index.store.candidates(index, vector, words, scores, None)
+                 for (vector, words), scores in zip(parts, dense[1:], strict=True)]
     first = restrictions[0] if restrictions else Restriction(None, None)
-    for (vector, words), scores in zip(parts, dense[1:], strict=True):
-        part = index.store.candidates(index, vector, words, scores, None)
-        rows.append(part.dense(PART_DEPTH, first))
-        if words:
-            rows.append(part.lexical(PART_DEPTH, first))
+
+    def lexical() -> list[np.ndarray]:
+        out = [candidates.lexical(LIST_DEPTH, r) for r in restrictions] if terms else []
+        return out + [part.lexical(PART_DEPTH, first)
+                      for part, (_, words) in zip(each_part, parts, strict=True) if words]
+
+    def vectors() -> list[np.ndarray]:
+        return ([candidates.dense(LIST_DEPTH, r) for r in restrictions]
+                + [part.dense(PART_DEPTH, first) for part in each_part])
+
+    if getattr(index.store, "kind", None) == FILES:
+        # The BM25 lists and the graph searches share nothing, and both spend their
+        # time in numpy and FAISS with the GIL released: on two cores, side by side
+        # (at 1M chunks each side took ~17 ms a question).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            words = pool.submit(lexical)
+            rows = vectors() + words.result()
+    else:  # a store's own client is asked one call at a time
+        rows = vectors() + lexical()
     found = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     return np.unique(index.chunk_article[found.astype(np.int64)])
 
@@ -334,7 +357,12 @@ def narrow(index: Index, question: str, vector: np.ndarray, config: Config,
             if restrict.any():
                 restrictions.append(Restriction(hint_where.both(where), restrict))
     part_terms = [tokenize(t) if config.hybrid else [] for t in part_texts]
-    use_parts = config.parts and part_vectors is not None and several_parts(question)
+    multi_part = several_parts(question)
+    use_parts = config.parts and part_vectors is not None and multi_part
     positions = candidate_articles(index, vector, terms, restrictions,
                                    part_vectors if use_parts else None, part_terms)
-    return IndexView(index, positions)
+    # Retrieval ranks the view's sentences by vector for coverage or the parts (both
+    # only for several-part questions), so their vectors are gathered at once.
+    ranks_sentences = multi_part and (use_parts or bool(
+        config.coverage and config.sentence_dense and terms))
+    return IndexView(index, positions, gather=ranks_sentences)

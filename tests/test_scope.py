@@ -122,3 +122,45 @@ def test_a_view_reads_the_full_index_rows_it_is_asked_for(default_index_dir, mon
                         if full.sentences[r].tolist() == [at, s, e])
         np.testing.assert_allclose(whole[row], np.asarray(full.sentence_vectors[full_row],
                                                           dtype=np.float32))
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_a_view_gathered_in_the_background_holds_the_same_vectors(default_index_dir,
+                                                                  monkeypatch, large):
+    if large:  # sentence vectors memory-mapped, read ahead before they are gathered
+        monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
+    full = rag.load_index(default_index_dir)
+    later = IndexView(full, np.array([4, 0, 2]))
+    early = IndexView(full, np.array([4, 0, 2]), gather=True)
+    assert early._gathering is not None and later._gathering is None
+    some = [1, len(later.sentences) - 1]
+    np.testing.assert_array_equal(early.sentence_vectors_at(some), later.sentence_vectors_at(some))
+    np.testing.assert_array_equal(early.sentence_vectors, later.sentence_vectors)
+    assert early.sentence_vectors.dtype == np.float32
+
+
+def test_several_part_questions_gather_their_view_early_and_answer_the_same(bundled_index):
+    from rag import scope as scope_module
+
+    made: list[IndexView] = []
+
+    class Recording(IndexView):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    question = ("Did the Reuters report on Chinese exports to North Korea in September and the "
+                "report on Kim Jong Un's visit to Beijing both mention sanctions?")
+    config = rag.Config(scope=True)
+    before = rag.ask(question, index=bundled_index, config=config)
+    original = scope_module.IndexView
+    scope_module.IndexView = Recording
+    try:
+        after = rag.ask(question, index=bundled_index, config=config)
+        rag.ask("What did Xi say?", index=bundled_index, config=config)
+    finally:
+        scope_module.IndexView = original
+    assert made[0]._gathering is not None  # several parts: ranks sentences by vector
+    assert made[-1]._gathering is None  # one part: chunk vectors and BM25 only
+    assert after.to_dict()["citations"] == before.to_dict()["citations"]
+    assert after.text == before.text
