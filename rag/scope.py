@@ -149,7 +149,9 @@ class IndexView(Index):
         # cold, gathering ~20k sentences' vectors a page fault at a time took ~370 ms
         # at 1M chunks, and ~55 ms when the reads were asked for first.
         read_ahead(full.sentence_vectors, self._sentence_runs)
-        read_ahead(full.chunk_vectors, Runs(chunk_rows), _vectors_file(full))
+        self._chunk_rows = chunk_rows
+        self._chunk_runs = Runs(chunk_rows)
+        read_ahead(full.chunk_vectors, self._chunk_runs, _vectors_file(full))
         if gather and len(sentence_rows):
             # A question that will rank sentences by vector (several parts): gather
             # them on the other core while the view is made and its BM25 scored.
@@ -174,8 +176,6 @@ class IndexView(Index):
             chunk_ids=(np.asarray(whole.chunk_ids)[chunk_rows] if whole is not None else
                        np.array([full.chunks[int(r)].id for r in chunk_rows], dtype=str)),
         )
-        self._chunk_rows = chunk_rows
-        self._chunk_runs = Runs(chunk_rows)
         super().__init__(
             full.path, full.manifest, Picked(full.article_list, positions),
             Picked(full.chunks, chunk_rows), np.ascontiguousarray(full.chunk_vectors[chunk_rows]),

@@ -75,14 +75,20 @@ def _copy(default_index_dir, tmp_path):
     return copy, resolve_build(copy)
 
 
+def _without_column(default_index_dir, tmp_path, name):
+    """A copy of the index as written before the column ``name`` of tables/."""
+    copy, build = _copy(default_index_dir, tmp_path)
+    manifest = json.loads((build / "manifest.json").read_text())
+    del manifest["files"][f"{TABLES}/{name}"]
+    (build / "manifest.json").write_text(json.dumps(manifest))
+    (build / TABLES / name).unlink()
+    return copy
+
+
 def test_a_build_without_the_span_column_parses_its_chunk_records(
         default_index_dir, bundled_index, tmp_path, monkeypatch):
     monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
-    copy, build = _copy(default_index_dir, tmp_path)
-    manifest = json.loads((build / "manifest.json").read_text())
-    del manifest["files"][f"{TABLES}/{CHUNK_SPANS}"]  # as written before the column
-    (build / "manifest.json").write_text(json.dumps(manifest))
-    (build / TABLES / CHUNK_SPANS).unlink()
+    copy = _without_column(default_index_dir, tmp_path, CHUNK_SPANS)
     older = rag.load_index(copy)
     assert isinstance(older.chunks, Rows)
     assert list(older.chunks) == list(bundled_index.chunks)
@@ -108,11 +114,7 @@ def test_sentence_offsets_are_read_from_the_build_not_counted(lazy_index, bundle
 def test_a_build_without_sentence_offsets_counts_them(default_index_dir, bundled_index,
                                                        tmp_path, monkeypatch):
     monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
-    copy, build = _copy(default_index_dir, tmp_path)
-    manifest = json.loads((build / "manifest.json").read_text())
-    del manifest["files"][f"{TABLES}/{SENTENCE_OFFSETS}"]  # as written before the column
-    (build / "manifest.json").write_text(json.dumps(manifest))
-    (build / TABLES / SENTENCE_OFFSETS).unlink()
+    copy = _without_column(default_index_dir, tmp_path, SENTENCE_OFFSETS)
     older = rag.load_index(copy)
     assert older._columns.sentence_offsets is None
     assert older.sentence_offsets.tolist() == bundled_index.sentence_offsets.tolist()
