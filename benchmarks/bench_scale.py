@@ -273,13 +273,12 @@ if index.approximate:
     # Recall is measured with questions embedded as the chunks were: by the fast
     # encoder on a fast-embedded corpus (real-model questions against its chunks are
     # out of distribution, the case HNSW handles worst, and would say little).
-    encode = index.embedder().encode_query
-    if sys.argv[3] != "real":
-        sys.path.insert(0, sys.argv[4])
-        from bench_scale import FAST
-        encode = FAST[sys.argv[3]]().encode_query
     sys.path.insert(0, sys.argv[4])
     from recall import recall_at
+    encode = index.embedder().encode_query
+    if sys.argv[3] != "real":
+        from bench_scale import FAST
+        encode = FAST[sys.argv[3]]().encode_query
     pairs = []
     for q in questions:
         v = encode(q)

@@ -29,7 +29,7 @@ import numpy as np
 
 from .config import Config
 from .hints import Hints
-from .index import LARGE_SENTENCES, Index
+from .index import LARGE_SENTENCES, Index, stored_vectors_at
 from .index_format import CHUNK_VECTORS
 from .retrieve import Filters, several_parts
 from .retrieve import _hint_masks as hint_masks
@@ -147,12 +147,14 @@ class IndexView(Index):
         self._gathering: Future[np.ndarray] | None = None
         # Ask for the view's rows of the big arrays before reading any: with the pages
         # cold, gathering ~20k sentences' vectors a page fault at a time took ~370 ms
-        # at 1M chunks, and ~55 ms when the reads were asked for first.
-        read_ahead(full.sentence_vectors, self._sentence_runs)
+        # at 1M chunks, and ~55 ms when the reads were asked for first. Sentence
+        # vectors only when they will be gathered whole (a question of one part reads
+        # a few, if any).
         self._chunk_rows = chunk_rows
         self._chunk_runs = Runs(chunk_rows)
         read_ahead(full.chunk_vectors, self._chunk_runs, _vectors_file(full))
         if gather and len(sentence_rows):
+            read_ahead(full.sentence_vectors, self._sentence_runs)
             # A question that will rank sentences by vector (several parts): gather
             # them on the other core while the view is made and its BM25 scored.
             pool = ThreadPoolExecutor(max_workers=1)
@@ -247,7 +249,7 @@ def _vectors_file(index: Index) -> tuple[str, int] | None:
         return None  # exact (held whole), or an older build's own vectors file
     file = index.path / "chunks.faiss"
     try:
-        return str(file), file.stat().st_size - index.chunk_vectors.nbytes
+        return str(file), stored_vectors_at(file, index.chunk_vectors.nbytes)
     except OSError:
         return None
 
