@@ -28,7 +28,7 @@ from .parts import Part, question_parts
 from .records import Answer, Hit
 from .rerank import CrossEncoder, get_reranker
 from .retrieve import Filters, retrieve, several_parts, validate_k, validate_question
-from .scope import narrow
+from .scope import Narrowing, begin, narrow
 from .threads import one_blas_thread
 
 IndexLike: TypeAlias = "Index | str | Path | None"
@@ -157,12 +157,20 @@ class QuestionInputs(NamedTuple):
     part_model_vectors: np.ndarray | None
 
 
-def question_inputs(idx: Index, question: str, config: Config) -> QuestionInputs:
-    """The question's vector, and for a several-part question its parts with a
-    vector each (pooled from the same forward pass, so at no extra model cost)
-    and, when the index has a part model, one more from that model."""
-    parts = question_parts(question, idx.sources()) if (
+def parts_of(idx: Index, question: str, config: Config) -> list[Part]:
+    """The parts of a several-part question (empty for one of one part, or when
+    ``config.parts`` is off)."""
+    return question_parts(question, idx.sources()) if (
         config.parts and several_parts(question)) else []
+
+
+def question_inputs(idx: Index, question: str, config: Config,
+                    parts: list[Part] | None = None) -> QuestionInputs:
+    """The question's vector, and for a several-part question its parts (``parts``,
+    else :func:`parts_of`) with a vector each (pooled from the same forward pass, so
+    at no extra model cost) and, when the index has a part model, one more from
+    that model."""
+    parts = parts_of(idx, question, config) if parts is None else parts
     if not parts:
         return QuestionInputs(idx.embedder().encode_query(question), [], None, None)
     vector, part_vectors = idx.embedder().encode_query_spans(
@@ -194,22 +202,33 @@ def search(
     filters = Filters.make(sources, since, until)
     idx = get_index(index, config=config)
     load_in_background(reranker_for(cfg, question))
-    inputs = question_inputs(idx, question, cfg)
+    hints, begun, inputs = _encoded(idx, question, cfg, filters)
     with one_blas_thread():
-        return _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)[0]
+        return _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters,
+                         hints=hints, begun=begun)[0]
+
+
+def _encoded(idx: Index, question: str, config: Config, filters: Filters | None
+             ) -> tuple[Hints, Narrowing | None, QuestionInputs]:
+    """A question's hints, its narrowing begun (on a large index: the BM25 candidate
+    lists, found on other threads while the question is encoded) and its inputs."""
+    hints = question_hints(idx, question)
+    parts = parts_of(idx, question, config)
+    begun = begin(idx, question, config, filters, hints, [p.text for p in parts])
+    return hints, begun, question_inputs(idx, question, config, parts)
 
 
 def _retrieve(idx: Index, question: str, inputs: QuestionInputs, *, k: int, config: Config,
-              filters: Filters | None) -> tuple[list[Hit], str | None]:
+              filters: Filters | None, hints: Hints,
+              begun: Narrowing | None) -> tuple[list[Hit], str | None]:
     """``retrieve`` for a question and its inputs; for a several-part question
     that asks for a name, a second time with each part read as about the name its
     first passages share (``rag.bridge``), when they share one. Returns the hits
     and that name (None when the question was not read so)."""
     vector, parts, part_vectors, part_model_vectors = inputs
-    hints = question_hints(idx, question)
     # A large index is scored on the question's candidate articles only.
     idx = narrow(idx, question, vector, config, filters, hints, [p.text for p in parts],
-                 part_vectors)
+                 part_vectors, begun)
     reranker = reranker_for(config, question)
     hits = retrieve(idx, question, vector, k=k, config=config, filters=filters, hints=hints,
                     reranker=reranker, parts=parts, part_vectors=part_vectors,
@@ -289,10 +308,11 @@ def ask(
         if question != asked and resolution.rule in ELLIPTICAL_RULES:
             focus = new_words(asked, turns[-1].question)
     load_in_background(reranker_for(cfg, question))
-    inputs = question_inputs(idx, question, cfg)
+    hints, begun, inputs = _encoded(idx, question, cfg, filters)
     encoded = time.perf_counter()
     with one_blas_thread():
-        hits, name = _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters)
+        hits, name = _retrieve(idx, question, inputs, k=k, config=cfg, filters=filters,
+                               hints=hints, begun=begun)
         retrieved = time.perf_counter()
         answer = compose(idx, question, inputs.vector, hits, cfg, name=name, focus=focus)
     applied = tuple(dict.fromkeys(label for hit in hits for label in hit.hints))

@@ -211,6 +211,13 @@ class Index:
         return np.asarray(self.sentence_vectors[np.asarray(rows, dtype=np.int64)],
                           dtype=np.float32)
 
+    def sentence_cosines(self, vectors: np.ndarray,
+                         rows: np.ndarray | None = None) -> np.ndarray:
+        """Each sentence's (or each of ``rows``') cosine with each of ``vectors``
+        (one per row): an array of one row per sentence, one column per vector."""
+        main = self.sentence_vectors if rows is None else self.sentence_vectors_at(rows)
+        return main @ vectors.T
+
     def _lexical(self) -> None:
         # BM25 indexes and word statistics are written at build time (bm25s files,
         # memory-mapped here); an index built before that derives them from the

@@ -383,8 +383,7 @@ def _part_cosines(index: Index, usable: np.ndarray, vectors: np.ndarray,
     """
     rows = np.flatnonzero(usable)
     every = len(rows) == len(usable)
-    main = index.sentence_vectors if every else index.sentence_vectors_at(rows)
-    cos = main @ vectors.T
+    cos = index.sentence_cosines(vectors, None if every else rows)
     if second is not None and index.part_vectors is not None:
         extra = index.part_vectors if every else index.part_vectors[rows]
         cos = (1 - PART_SECOND) * cos + PART_SECOND * (extra @ second.T)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -33,9 +34,10 @@ from .index import LARGE_SENTENCES, Index, stored_vectors_at
 from .index_format import CHUNK_VECTORS
 from .retrieve import Filters, several_parts
 from .retrieve import _hint_masks as hint_masks
-from .store import FILES, Restriction
+from .store import FILES, Restriction, dense_each
 from .tables import Columns, Picked
 from .text import tokenize
+from .threads import one_blas_thread
 
 #: Above this many sentences, a question scores only its candidate articles.
 SCOPE_ABOVE = LARGE_SENTENCES
@@ -43,6 +45,8 @@ SCOPE_ABOVE = LARGE_SENTENCES
 LIST_DEPTH = 100
 #: Chunks each question part contributes.
 PART_DEPTH = 20
+#: Sentence rows a view widens and scores at a time (3 MB of float32: in the cache).
+SCORE_BLOCK = 2048
 
 
 def scoped(index: Index, config: Config) -> bool:
@@ -67,8 +71,8 @@ class Runs:
             if len(rows) else breaks
 
 
-def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray | Runs
-               ) -> np.ndarray:
+def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray | Runs,
+               seen: dict[int, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """BM25 scores of the documents ``rows`` (sorted) from bm25s's postings: the sum
     over the query's tokens of each token's precomputed score in each document.
 
@@ -78,60 +82,78 @@ def _scores_at(csc: dict[str, Any], token_ids: Sequence[int], rows: np.ndarray |
     consecutive rows is found in the postings by two binary searches (a few hundred
     runs, not one search per row: a search in a long memory-mapped list costs cache
     misses); a word rarer than that has its postings looked up in the rows instead.
+    ``seen`` keeps each token's found postings for the next call on the same rows.
     """
     runs = rows if isinstance(rows, Runs) else Runs(rows)
-    rows = runs.rows
-    out = np.zeros(len(rows), dtype=np.float32)
-    if not len(rows):
+    out = np.zeros(len(runs.rows), dtype=np.float32)
+    if not len(runs.rows):
         return out
-    data, indices, indptr = csc["data"], csc["indices"], csc["indptr"]
     for t in token_ids:
-        lo, hi = int(indptr[t]), int(indptr[t + 1])
-        if hi <= lo:
-            continue
-        docs = indices[lo:hi]
-        if hi - lo > 2 * len(runs.starts):
-            first = np.searchsorted(docs, runs.starts)
-            past = np.searchsorted(docs, runs.ends)
-            at = _ranges(first, past)
-            if not len(at):
-                continue
-            run = np.repeat(np.arange(len(first)), past - first)
-            # Unique within a token: plain += adds each document's score once.
-            out[runs.offsets[run] + np.asarray(docs[at], dtype=np.int64) - runs.starts[run]] \
-                += data[lo:hi][at]
-            continue
-        at = np.searchsorted(rows, docs)
-        hit = at < len(rows)
-        hit[hit] = rows[at[hit]] == docs[hit]
-        np.add.at(out, at[hit], data[lo:hi][hit])
+        found = seen.get(t) if seen is not None else None
+        if found is None:
+            found = _postings_at(csc, int(t), runs)
+            if seen is not None:
+                seen[t] = found
+        where, values = found
+        # Unique within a token: plain += adds each document's score once.
+        out[where] += values
     return out
+
+
+def _postings_at(csc: dict[str, Any], t: int, runs: Runs) -> tuple[np.ndarray, np.ndarray]:
+    """Token ``t``'s postings among ``runs``' rows: their places in the rows, and
+    their scores."""
+    data, indices, indptr = csc["data"], csc["indices"], csc["indptr"]
+    rows = runs.rows
+    lo, hi = int(indptr[t]), int(indptr[t + 1])
+    if hi <= lo:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    docs = indices[lo:hi]
+    if hi - lo > 2 * len(runs.starts):
+        first = np.searchsorted(docs, runs.starts)
+        past = np.searchsorted(docs, runs.ends)
+        at = _ranges(first, past)
+        run = np.repeat(np.arange(len(first)), past - first)
+        where = runs.offsets[run] + np.asarray(docs[at], dtype=np.int64) - runs.starts[run]
+        return where, np.asarray(data[lo:hi][at])
+    at = np.searchsorted(rows, docs)
+    hit = at < len(rows)
+    hit[hit] = rows[at[hit]] == docs[hit]
+    return at[hit], np.asarray(data[lo:hi][hit])
 
 
 class _BM25At:
     """bm25s's ``get_scores`` for some of an index's documents, with the index's own
-    statistics (what :meth:`Index.bm25` returns on a view)."""
+    statistics (what :meth:`Index.bm25` returns on a view). A question asks it for
+    its words many times (all together, each alone, each part's), so each word's
+    postings are found among the rows once."""
 
     def __init__(self, retriever: Any, rows: Runs):
         self._retriever = retriever
         self._rows = rows
+        self._seen: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def get_scores(self, terms: list[str]) -> np.ndarray:
-        ids = self._retriever.get_tokens_ids(list(dict.fromkeys(terms)))
-        return _scores_at(self._retriever.scores, ids, self._rows)
+        return self.scores_of(self._retriever.get_tokens_ids(list(dict.fromkeys(terms))))
+
+    def scores_of(self, token_ids: Sequence[int]) -> np.ndarray:
+        return _scores_at(self._retriever.scores, token_ids, self._rows, self._seen)
 
 
 class IndexView(Index):
     """Some of an index's articles, whole, scored as in the full index.
 
     Nothing a question may not read is made: the view's chunks and articles are the
-    full index's rows, made when read (a question reads its hits', of thousands),
-    and the sentence vectors are gathered on first use (a question of one part
-    ranks by chunk vectors and BM25 only; see :attr:`sentence_vectors`), or with
-    ``gather``, in the background from the start.
+    full index's rows, made when read (a question reads its hits', of thousands).
+    Its sentences' vectors are read as needed: a question of one part ranks by
+    chunk vectors and BM25 and reads a few; a question of several ranks every
+    sentence by its cosine with the question and with each part
+    (:meth:`sentence_cosines`), which, given ``vectors`` (the question's vector,
+    then its parts'), are computed in the background from the start.
     """
 
-    def __init__(self, full: Index, article_positions: np.ndarray, *, gather: bool = False):
+    def __init__(self, full: Index, article_positions: np.ndarray, *,
+                 vectors: np.ndarray | None = None):
         positions = np.unique(article_positions).astype(np.int64)
         if full.chunks_in_article_order:  # each article's chunks are one range of rows
             chunk_rows = _ranges(np.searchsorted(full.chunk_article, positions, side="left"),
@@ -141,10 +163,12 @@ class IndexView(Index):
         sentence_rows = _ranges(full.sentence_offsets[positions],
                                 full.sentence_offsets[positions + 1])
         self.full = full
+        self._positions = positions
         self._sentence_rows = sentence_rows
         self._sentence_runs = Runs(sentence_rows)
         self._gathered: np.ndarray | None = None
-        self._gathering: Future[np.ndarray] | None = None
+        self._cosines: dict[bytes, np.ndarray] = {}
+        self._scoring: Future[dict[bytes, np.ndarray]] | None = None
         # Ask for the view's rows of the big arrays before reading any: with the pages
         # cold, gathering ~20k sentences' vectors a page fault at a time took ~370 ms
         # at 1M chunks, and ~55 ms when the reads were asked for first. Sentence
@@ -153,12 +177,13 @@ class IndexView(Index):
         self._chunk_rows = chunk_rows
         self._chunk_runs = Runs(chunk_rows)
         read_ahead(full.chunk_vectors, self._chunk_runs, _vectors_file(full))
-        if gather and len(sentence_rows):
+        if vectors is not None and len(sentence_rows):
             read_ahead(full.sentence_vectors, self._sentence_runs)
-            # A question that will rank sentences by vector (several parts): gather
+            # A question that will rank sentences by vector (several parts): score
             # them on the other core while the view is made and its BM25 scored.
+            wanted = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
             pool = ThreadPoolExecutor(max_workers=1)
-            self._gathering = pool.submit(self._gather)
+            self._scoring = pool.submit(self._score, wanted)
             pool.shutdown(wait=False)
         sentences = full.sentences[sentence_rows].copy()
         renumber = np.full(len(full.article_list), -1, dtype=np.int64)
@@ -187,9 +212,48 @@ class IndexView(Index):
         )
         self.store = full.store
         self.approximate = False
+        self._chunk_bm25: _BM25At | None = None
+        self._sentence_bm25_at: _BM25At | None = None
 
     def _gather(self) -> np.ndarray:
-        return np.asarray(self.full.sentence_vectors[self._sentence_rows], dtype=np.float32)
+        return widen(self.full.sentence_vectors[self._sentence_rows])
+
+    def _score(self, vectors: np.ndarray) -> dict[bytes, np.ndarray]:
+        """Every sentence's cosine with each of ``vectors``, by vector. The rows are
+        widened a block at a time, each block multiplied while it is in the cache:
+        widening all (~17k sentences, 25 MB at 1M chunks) and then multiplying read
+        and wrote the lot twice more (about 10 of 17 ms a question)."""
+        full, rows = self.full.sentence_vectors, self._sentence_rows
+        out = np.empty((len(rows), len(vectors)), dtype=np.float32)
+        with one_blas_thread():
+            for lo in range(0, len(rows), SCORE_BLOCK):
+                out[lo:lo + SCORE_BLOCK] = widen(full[rows[lo:lo + SCORE_BLOCK]]) @ vectors.T
+        return {v.tobytes(): out[:, j].copy() for j, v in enumerate(vectors)}
+
+    def sentence_cosines(self, vectors: np.ndarray,
+                         rows: np.ndarray | None = None) -> np.ndarray:
+        with self._lock:
+            if self._scoring is not None:
+                self._cosines.update(self._scoring.result())
+                self._scoring = None
+            wanted = np.ascontiguousarray(np.atleast_2d(vectors), dtype=np.float32)
+            missing = [v for v in wanted if v.tobytes() not in self._cosines]
+            if missing and self._gathered is not None:
+                cos = self._gathered @ np.stack(missing).T
+                self._cosines.update((v.tobytes(), cos[:, j].copy())
+                                     for j, v in enumerate(missing))
+            elif missing:
+                self._cosines.update(self._score(np.stack(missing)))
+            out = np.stack([self._cosines[v.tobytes()] for v in wanted], axis=1)
+        if np.ndim(vectors) == 1:
+            out = out[:, 0]
+        return out if rows is None else out[np.asarray(rows, dtype=np.int64)]
+
+    def best_sentence_dense(self, query_vector: np.ndarray) -> np.ndarray:
+        scores = np.full(len(self.sentences) + 1, -1.0, dtype=np.float32)
+        if len(self.sentences):
+            scores[:-1] = self.sentence_cosines(query_vector)
+        return self._best_per_chunk(scores)
 
     @property
     def sentence_vectors(self) -> np.ndarray:
@@ -197,8 +261,7 @@ class IndexView(Index):
         use: ~20k sentences' fp16 rows cost 10-40 ms to gather and widen at 1M chunks."""
         with self._lock:
             if self._gathered is None:
-                self._gathered = (self._gathering.result() if self._gathering is not None
-                                  else self._gather())
+                self._gathered = self._gather()
         return self._gathered
 
     @sentence_vectors.setter
@@ -207,11 +270,18 @@ class IndexView(Index):
             self._gathered = value
 
     def sentence_vectors_at(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-        if self._gathered is not None or self._gathering is not None:
-            return self.sentence_vectors[np.asarray(rows, dtype=np.int64)]
+        if self._gathered is not None:
+            return self._gathered[np.asarray(rows, dtype=np.int64)]
         wanted = self._sentence_rows[np.asarray(rows, dtype=np.int64)]
         return np.asarray(self.full.sentence_vectors[wanted], dtype=np.float32).reshape(
             len(wanted), -1)
+
+    @cached_property
+    def _outlet_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        # The full index's outlet codes, picked: finding them anew from the view's
+        # outlet names (thousands of strings) took ~4 ms a question at 1M chunks.
+        names, codes = self.full._outlet_codes
+        return names, codes[self._positions]
 
     # The full index's models, outlets, dates and word statistics, not the view's.
     def embedder(self) -> Any:
@@ -230,16 +300,34 @@ class IndexView(Index):
         return self.full.idf()
 
     def bm25(self) -> Any:
-        return _BM25At(self.full.bm25(), self._chunk_runs)
+        if self._chunk_bm25 is None:
+            self._chunk_bm25 = _BM25At(self.full.bm25(), self._chunk_runs)
+        return self._chunk_bm25
 
     def sentence_bm25(self, terms: list[str]) -> np.ndarray:
         self.full.bm25()  # builds both BM25 indexes on first use
         scores = np.zeros(len(self.sentences) + 1, dtype=np.float32)
         retriever = self.full._sentence_bm25
         if len(self.sentences) and retriever is not None:
-            ids = retriever.get_tokens_ids(list(terms))
-            scores[:-1] = _scores_at(retriever.scores, ids, self._sentence_runs)
+            if self._sentence_bm25_at is None:
+                self._sentence_bm25_at = _BM25At(retriever, self._sentence_runs)
+            scores[:-1] = self._sentence_bm25_at.scores_of(retriever.get_tokens_ids(list(terms)))
         return scores
+
+
+def widen(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` as float32. Half-precision rows are widened by FAISS's fp16
+    decoder (SIMD, exact): numpy's cast took ~9 ms for a view's ~17k sentence
+    vectors at 1M chunks, FAISS's ~5 ms on one thread."""
+    if vectors.dtype != np.float16 or vectors.ndim != 2 or not vectors.size:
+        return np.asarray(vectors, dtype=np.float32)
+    import faiss
+
+    halves = np.ascontiguousarray(vectors)
+    out = np.empty(halves.shape, dtype=np.float32)
+    decoder = faiss.ScalarQuantizer(halves.shape[1], faiss.ScalarQuantizer.QT_fp16)
+    decoder.decode_c(faiss.swig_ptr(halves.view(np.uint8)), faiss.swig_ptr(out), len(halves))  # type: ignore[attr-defined]
+    return out
 
 
 def _vectors_file(index: Index) -> tuple[str, int] | None:
@@ -306,65 +394,113 @@ def _exact_scores(index: Index, vectors: list[np.ndarray]) -> list[np.ndarray | 
     return list(np.ascontiguousarray((index.chunk_vectors @ matrix.T).T))
 
 
-def candidate_articles(index: Index, question_vector: np.ndarray, terms: list[str],
-                       restrictions: list[Restriction], part_vectors: np.ndarray | None,
-                       part_terms: list[list[str]]) -> np.ndarray:
-    """Article positions of the store's candidates for a question (see the module)."""
-    parts = [] if part_vectors is None else list(zip(part_vectors, part_terms, strict=False))
-    dense = _exact_scores(index, [question_vector, *(v for v, _ in parts)])
-    candidates = index.store.candidates(index, question_vector, terms, dense[0], None)
-    each_part = [index.store.candidates(index, vector, words, scores, None)
-                 for (vector, words), scores in zip(parts, dense[1:], strict=True)]
-    first = restrictions[0] if restrictions else Restriction(None, None)
+class Narrowing:
+    """The half of narrowing a question that its text alone gives: its words, its
+    restrictions (the call's filters, each outlet or date it names) and, for the file
+    store, its BM25 candidate lists, begun on two threads at once. Made before the
+    question is encoded, the lists are found while it is (~8 ms at 1M chunks on 2
+    cores, about what the lists cost); :meth:`view` finishes with the vectors."""
 
-    def lexical() -> list[np.ndarray]:
-        out = [candidates.lexical(LIST_DEPTH, r) for r in restrictions] if terms else []
-        return out + [part.lexical(PART_DEPTH, first)
-                      for part, (_, words) in zip(each_part, parts, strict=True) if words]
+    def __init__(self, index: Index, question: str, config: Config, filters: Filters | None,
+                 hints: Hints | None, part_texts: Sequence[str]):
+        self.index = index
+        self.terms = list(dict.fromkeys(tokenize(question))) if config.hybrid else []
+        active = filters is not None and filters.active
+        mask = filters.chunk_mask(index) if filters is not None and active else None
+        self.first = Restriction(filters.where() if filters is not None else None, mask)
+        self.empty = mask is not None and not mask.any()
+        self.multi_part = several_parts(question)
+        # The parts a view is narrowed by: those retrieval will rank (api's
+        # question_inputs makes part vectors for exactly these).
+        self.parts = bool(config.parts and self.multi_part and part_texts)
+        self.part_terms = [tokenize(t) if config.hybrid else [] for t in part_texts] \
+            if self.parts else []
+        self.ranks_sentences = self.multi_part and (self.parts or bool(
+            config.coverage and config.sentence_dense and self.terms))
+        self._hints = hints if config.hints else None
+        self._lexical: Future[tuple[list[Restriction], list[np.ndarray]]] | None = None
+        self._part_lexical: Future[list[np.ndarray]] | None = None
+        if not self.empty and getattr(index.store, "kind", None) == FILES:
+            # Only the file store: a store's own client is asked one call at a time.
+            pool = ThreadPoolExecutor(max_workers=2)
+            self._lexical = pool.submit(self._question_lists)
+            if self.parts:
+                self._part_lexical = pool.submit(self._part_lists)
+            pool.shutdown(wait=False)
 
-    def vectors() -> list[np.ndarray]:
-        return ([candidates.dense(LIST_DEPTH, r) for r in restrictions]
-                + [part.dense(PART_DEPTH, first) for part in each_part])
+    def restrictions(self) -> list[Restriction]:
+        """The call's filters, then each hint within them (outlets, dates named)."""
+        out = [self.first]
+        if self._hints is not None:
+            mask, where = self.first.mask, self.first.where
+            for _label, hint_where, hint_mask in hint_masks(self.index, self._hints):
+                restrict = hint_mask if mask is None else hint_mask & mask
+                if restrict.any():
+                    out.append(Restriction(hint_where.both(where), restrict))
+        return out
 
-    if getattr(index.store, "kind", None) == FILES:
-        # The BM25 lists and the graph searches share nothing, and both spend their
-        # time in numpy and FAISS with the GIL released: on two cores, side by side
-        # (at 1M chunks each side took ~17 ms a question).
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            words = pool.submit(lexical)
-            rows = vectors() + words.result()
-    else:  # a store's own client is asked one call at a time
-        rows = vectors() + lexical()
-    found = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    return np.unique(index.chunk_article[found.astype(np.int64)])
+    def _question_lists(self) -> tuple[list[Restriction], list[np.ndarray]]:
+        restrictions = self.restrictions()
+        if not self.terms:
+            return restrictions, []
+        words = self.index.store.candidates(self.index, None, self.terms, None, None)
+        return restrictions, [words.lexical(LIST_DEPTH, r) for r in restrictions]
+
+    def _part_lists(self) -> list[np.ndarray]:
+        store = self.index.store
+        return [store.candidates(self.index, None, terms, None, None).lexical(
+            PART_DEPTH, self.first) for terms in self.part_terms if terms]
+
+    def view(self, vector: np.ndarray, part_vectors: np.ndarray | None) -> IndexView:
+        """The view of the question's candidate articles (see the module)."""
+        index = self.index
+        if self.empty:
+            return IndexView(index, np.zeros(0, dtype=np.int64))
+        part_vectors = part_vectors if self.parts else None
+        each = [] if part_vectors is None else list(part_vectors)
+        dense = _exact_scores(index, [vector, *each])
+        candidates = index.store.candidates(index, vector, self.terms, dense[0], None)
+        each_part = [index.store.candidates(index, v, terms, scores, None)
+                     for v, terms, scores in zip(each, self.part_terms, dense[1:], strict=True)]
+        # The unrestricted searches first: they need no hint's mask.
+        rows = dense_each([candidates, *each_part], [LIST_DEPTH] + [PART_DEPTH] * len(each),
+                          self.first)
+        if self._lexical is not None:
+            restrictions, words = self._lexical.result()
+        else:
+            restrictions = self.restrictions()
+            words = ([candidates.lexical(LIST_DEPTH, r) for r in restrictions]
+                     if self.terms else [])
+        rows += [candidates.dense(LIST_DEPTH, r) for r in restrictions[1:]] + words
+        if self._part_lexical is not None:
+            found_parts = self._part_lexical.result()
+            rows += found_parts if part_vectors is not None else []
+        elif part_vectors is not None:
+            rows += [part.lexical(PART_DEPTH, self.first)
+                     for part, terms in zip(each_part, self.part_terms, strict=True) if terms]
+        found = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+        # Retrieval ranks the view's sentences by vector for coverage or the parts (both
+        # only for several-part questions), so they are scored at once.
+        return IndexView(index, np.unique(index.chunk_article[found.astype(np.int64)]),
+                         vectors=(np.vstack([vector, *each]) if self.ranks_sentences
+                                  else None))
+
+
+def begin(index: Index, question: str, config: Config, filters: Filters | None,
+          hints: Hints | None, part_texts: Sequence[str]) -> Narrowing | None:
+    """A :class:`Narrowing` of ``question``, begun; None when the question is scored
+    on ``index`` itself (see :func:`narrow`)."""
+    if not scoped(index, config) or isinstance(index, IndexView):
+        return None
+    return Narrowing(index, question, config, filters, hints, part_texts)
 
 
 def narrow(index: Index, question: str, vector: np.ndarray, config: Config,
            filters: Filters | None, hints: Hints | None, part_texts: Sequence[str],
-           part_vectors: np.ndarray | None) -> Index:
+           part_vectors: np.ndarray | None, begun: Narrowing | None = None) -> Index:
     """The index a question is scored on: ``index`` itself when it is small (or
-    ``config.scope`` is False), else a view of the question's candidate articles."""
-    if not scoped(index, config) or isinstance(index, IndexView):
-        return index
-    terms = list(dict.fromkeys(tokenize(question))) if config.hybrid else []
-    active = filters is not None and filters.active
-    mask = filters.chunk_mask(index) if filters is not None and active else None
-    where = filters.where() if filters is not None else None
-    if mask is not None and not mask.any():
-        return IndexView(index, np.zeros(0, dtype=np.int64))
-    restrictions = [Restriction(where, mask)]
-    if hints is not None and config.hints:
-        for _label, hint_where, hint_mask in hint_masks(index, hints):
-            restrict = hint_mask if mask is None else hint_mask & mask
-            if restrict.any():
-                restrictions.append(Restriction(hint_where.both(where), restrict))
-    part_terms = [tokenize(t) if config.hybrid else [] for t in part_texts]
-    multi_part = several_parts(question)
-    use_parts = config.parts and part_vectors is not None and multi_part
-    positions = candidate_articles(index, vector, terms, restrictions,
-                                   part_vectors if use_parts else None, part_terms)
-    # Retrieval ranks the view's sentences by vector for coverage or the parts (both
-    # only for several-part questions), so their vectors are gathered at once.
-    ranks_sentences = multi_part and (use_parts or bool(
-        config.coverage and config.sentence_dense and terms))
-    return IndexView(index, positions, gather=ranks_sentences)
+    ``config.scope`` is False), else a view of the question's candidate articles.
+    ``begun`` is the question's :func:`begin`, when it was made before encoding."""
+    if begun is None:
+        begun = begin(index, question, config, filters, hints, part_texts)
+    return index if begun is None else begun.view(vector, part_vectors)

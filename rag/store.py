@@ -173,6 +173,16 @@ class _FileCandidates:
             if not self._terms:
                 return np.zeros(0, dtype=np.int64)
             self._lexical = self._index.bm25().get_scores(self._terms)
+        if restriction.mask is None and len(self._lexical) > 64 * n and np.count_nonzero(
+                self._lexical[:: len(self._lexical) // (16 * n)]) > n:
+            # Unrestricted, and many chunks match: the top n of every score is the top
+            # n of the matching ones (a chunk without a query word scores 0, and ties
+            # go by row either way), found without listing the matching chunks, about
+            # half of a large corpus for a question of common words (~1.5 ms at 1M
+            # chunks). The sample is top()'s: more than n of it match, so its cut is
+            # above 0 and top() selects among a few percent of the scores.
+            rows = top(self._lexical, n, None)
+            return rows[self._lexical[rows] > 0]
         if self._matching is None:
             # Only chunks holding a query word can rank: each list (one per outlet or
             # date named) picks among those, not among every chunk of the corpus.
@@ -181,6 +191,31 @@ class _FileCandidates:
         if restriction.mask is not None:
             rows = rows[restriction.mask[rows]]
         return rows[top(self._lexical[rows], n, None)]
+
+
+def dense_each(candidates: Sequence[Candidates], depths: Sequence[int],
+               restriction: Restriction) -> list[np.ndarray]:
+    """``c.dense(n, restriction)`` for each of ``candidates`` and its depth ``n``, in
+    order. Unrestricted HNSW searches of the file store go to FAISS as one batch,
+    which it spreads over its threads, each searched to the deepest depth and cut to
+    its own. (FAISS's HNSW search keeps k results as it goes, so a list cut from a
+    deeper search can differ a little from a search of its depth: at 1M chunks,
+    recall@20 against exact search was 0.9585 either way.)"""
+    files = [c for c in candidates if isinstance(c, _FileCandidates)]
+    if (len(files) < 2 or len(files) < len(candidates) or restriction.mask is not None
+            or any(c._dense is not None for c in files)
+            or not getattr(files[0]._index, "approximate", False)
+            or any(c._index is not files[0]._index for c in files)):
+        return [c.dense(n, restriction) for c, n in zip(candidates, depths, strict=True)]
+    found = ann_search_many(files[0]._index.faiss, [c._vector for c in files], max(depths))
+    return [rows[:n] for rows, n in zip(found, depths, strict=True)]
+
+
+def ann_search_many(faiss_index: Any, vectors: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+    """The ``n`` nearest chunks to each of ``vectors`` by a FAISS index, best first."""
+    queries = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
+    _, ids = faiss_index.search(queries, n)
+    return [row[row >= 0].astype(np.int64) for row in ids]
 
 
 def ann_search(faiss_index: Any, vector: np.ndarray, n: int,

@@ -125,18 +125,33 @@ def test_a_view_reads_the_full_index_rows_it_is_asked_for(default_index_dir, mon
 
 
 @pytest.mark.parametrize("large", [False, True])
-def test_a_view_gathered_in_the_background_holds_the_same_vectors(default_index_dir,
-                                                                  monkeypatch, large):
-    if large:  # sentence vectors memory-mapped, read ahead before they are gathered
+def test_a_view_scored_in_the_background_gives_the_same_cosines(default_index_dir,
+                                                                 monkeypatch, large):
+    if large:  # sentence vectors memory-mapped (fp16), read ahead before they are scored
         monkeypatch.setattr(index_module, "LARGE_SENTENCES", 0)
     full = rag.load_index(default_index_dir)
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3, full.dimension)).astype(np.float32)
     later = IndexView(full, np.array([4, 0, 2]))
-    early = IndexView(full, np.array([4, 0, 2]), gather=True)
-    assert early._gathering is not None and later._gathering is None
-    some = [1, len(later.sentences) - 1]
-    np.testing.assert_array_equal(early.sentence_vectors_at(some), later.sentence_vectors_at(some))
-    np.testing.assert_array_equal(early.sentence_vectors, later.sentence_vectors)
-    assert early.sentence_vectors.dtype == np.float32
+    early = IndexView(full, np.array([4, 0, 2]), vectors=vectors)
+    assert early._scoring is not None and later._scoring is None
+    exact = later.sentence_vectors @ vectors.T
+    np.testing.assert_allclose(early.sentence_cosines(vectors), exact, rtol=1e-5, atol=1e-6)
+    some = np.array([1, len(later.sentences) - 1])
+    np.testing.assert_allclose(early.sentence_cosines(vectors[1], some), exact[some, 1],
+                               rtol=1e-5, atol=1e-6)
+    # A vector it was not given is scored when asked for.
+    other = rng.standard_normal(full.dimension).astype(np.float32)
+    np.testing.assert_allclose(early.sentence_cosines(other), later.sentence_vectors @ other,
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(early.best_sentence_dense(other), full_best(later, other),
+                               rtol=1e-5, atol=1e-6)
+
+
+def full_best(view: IndexView, vector: np.ndarray) -> np.ndarray:
+    scores = np.full(len(view.sentences) + 1, -1.0, dtype=np.float32)
+    scores[:-1] = view.sentence_vectors @ vector
+    return view._best_per_chunk(scores)
 
 
 def test_several_part_questions_gather_their_view_early_and_answer_the_same(bundled_index):
@@ -160,7 +175,7 @@ def test_several_part_questions_gather_their_view_early_and_answer_the_same(bund
         rag.ask("What did Xi say?", index=bundled_index, config=config)
     finally:
         scope_module.IndexView = original
-    assert made[0]._gathering is not None  # several parts: ranks sentences by vector
-    assert made[-1]._gathering is None  # one part: chunk vectors and BM25 only
+    assert made[0]._scoring is not None or made[0]._cosines  # several parts: by vector
+    assert made[-1]._scoring is None and not made[-1]._cosines  # one part: chunks, BM25
     assert after.to_dict()["citations"] == before.to_dict()["citations"]
     assert after.text == before.text
