@@ -211,10 +211,11 @@ def dense_each(candidates: Sequence[Candidates], depths: Sequence[int],
     return [rows[:n] for rows, n in zip(found, depths, strict=True)]
 
 
-def ann_search_many(faiss_index: Any, vectors: Sequence[np.ndarray], n: int) -> list[np.ndarray]:
+def ann_search_many(faiss_index: Any, vectors: Sequence[np.ndarray], n: int,
+                    params: Any = None) -> list[np.ndarray]:
     """The ``n`` nearest chunks to each of ``vectors`` by a FAISS index, best first."""
     queries = np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
-    _, ids = faiss_index.search(queries, n)
+    _, ids = faiss_index.search(queries, n, params=params)
     return [row[row >= 0].astype(np.int64) for row in ids]
 
 
@@ -232,9 +233,7 @@ def ann_search(faiss_index: Any, vector: np.ndarray, n: int,
         selector = faiss.IDSelectorBitmap(len(mask), faiss.swig_ptr(bits))
         params = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
             sel=selector, efSearch=max(n, faiss_index.hnsw.efSearch))
-    query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-    _, ids = faiss_index.search(query, n, params=params)
-    return ids[0][ids[0] >= 0].astype(np.int64)
+    return ann_search_many(faiss_index, [vector.reshape(-1)], n, params)[0]
 
 
 class FileStore:
