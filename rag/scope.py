@@ -465,19 +465,13 @@ class Narrowing:
         # The unrestricted searches first: they need no hint's mask.
         rows = dense_each([candidates, *each_part], [LIST_DEPTH] + [PART_DEPTH] * len(each),
                           self.first)
-        if self._lexical is not None:
-            restrictions, words = self._lexical.result()
-        else:
-            restrictions = self.restrictions()
-            words = ([candidates.lexical(LIST_DEPTH, r) for r in restrictions]
-                     if self.terms else [])
+        # The BM25 lists: begun on threads (the file store), else asked for now.
+        restrictions, words = (self._lexical.result() if self._lexical is not None
+                               else self._question_lists())
         rows += [candidates.dense(LIST_DEPTH, r) for r in restrictions[1:]] + words
-        if self._part_lexical is not None:
-            found_parts = self._part_lexical.result()
-            rows += found_parts if part_vectors is not None else []
-        elif part_vectors is not None:
-            rows += [part.lexical(PART_DEPTH, self.first)
-                     for part, terms in zip(each_part, self.part_terms, strict=True) if terms]
+        if part_vectors is not None:
+            rows += (self._part_lexical.result() if self._part_lexical is not None
+                     else self._part_lists())
         found = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         # Retrieval ranks the view's sentences by vector for coverage or the parts (both
         # only for several-part questions), so they are scored at once.
